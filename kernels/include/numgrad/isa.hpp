@@ -1,0 +1,19 @@
+// Instruction sets: which were compiled in, which this CPU runs, and the NUMGRAD_ISA cap
+// (sse2|avx2|avx512) that lets a user see how an older target would fare.
+#pragma once
+
+#include <vector>
+
+#include "numgrad/kernel.hpp"
+
+namespace numgrad {
+
+// ISAs with kernels in this binary, best last.
+std::vector<Isa> compiled_isas();
+// True when this CPU runs `isa` and NUMGRAD_ISA does not cap it away. Throws
+// std::invalid_argument for an unknown NUMGRAD_ISA value.
+bool isa_available(Isa isa);
+// Best available compiled ISA (what Isa::dispatch kernels run).
+Isa best_isa();
+
+}  // namespace numgrad

@@ -1,0 +1,108 @@
+// The one kernel interface. A Kernel is a registry entry: what a variant is (types, algorithm,
+// parallel axis, ISA) and its three functions. The free functions at the bottom are the API
+// boundary: they validate once and then call the entry's unchecked functions.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "numgrad/batch.hpp"
+
+namespace numgrad {
+
+// How the central difference is formed. `analytic` entries return the analytic gradient from
+// gradient() so that the trainer and benchmarks can drive them like any other kernel.
+enum class Algorithm { blackbox, residual, analytic };
+// What a parallel variant splits: nothing, coordinates j, rows i, or both (2-D blocks).
+enum class Axis { serial, weights, samples, both };
+// Instruction set a variant is built for; `dispatch` picks the best available at run time.
+enum class Isa { none, sse2, avx2, avx512, dispatch };
+
+std::string_view name(Algorithm a);
+std::string_view name(Axis a);
+std::string_view name(Isa i);
+
+// Per-call execution settings. threads = 0 means the default (NUMGRAD_THREADS, else all
+// hardware threads). Serial kernels ignore it.
+struct Exec {
+  int threads = 0;
+};
+
+// Depth of the summation trees this variant uses for a batch of b rows and d features
+// (DESIGN.md §3): `batch` over rows, `features` over the terms of one prediction.
+struct SumDepths {
+  double batch = 0;
+  double features = 0;
+};
+
+// Unchecked functions of one element type. All outputs are double: the conversion from the
+// accumulator is exact, so the returned number is exactly what the kernel computed.
+//   loss:              L(w) = (1/b) sum_i (w.x_i - y_i)^2
+//   gradient:          central difference g_j = (L(w+h_j e_j) - L(w-h_j e_j)) / achieved step,
+//                      or the analytic gradient for Algorithm::analytic (h is then unused)
+//   analytic_gradient: (2/b) X^T (X w - y)
+template <class T>
+struct KernelFns {
+  double (*loss)(const BatchView<T>& batch, const T* w, const Exec& exec) = nullptr;
+  void (*gradient)(const BatchView<T>& batch, const T* w, const T* h, double* g,
+                   const Exec& exec) = nullptr;
+  void (*analytic_gradient)(const BatchView<T>& batch, const T* w, double* g,
+                            const Exec& exec) = nullptr;
+};
+
+struct Kernel {
+  std::string id;  // e.g. "scalar.residual.f32acc64"; the name tools and filters use
+  DType elem = DType::f32;
+  DType acc = DType::f32;
+  Algorithm algorithm = Algorithm::residual;
+  Axis axis = Axis::serial;
+  Isa isa = Isa::none;
+  bool deterministic = true;  // bitwise identical across thread counts and repeats
+  bool (*supported)() = nullptr;
+  SumDepths (*depths)(std::size_t b, std::size_t d) = nullptr;
+  KernelFns<float> f32;
+  KernelFns<double> f64;
+
+  template <class T>
+  const KernelFns<T>& fns() const {
+    if constexpr (sizeof(T) == 4)
+      return f32;
+    else
+      return f64;
+  }
+  bool is_supported() const { return supported == nullptr || supported(); }
+};
+
+// Unit roundoff of a type: 2^-24 for f32, 2^-53 for f64.
+constexpr double unit_roundoff(DType t) {
+  return t == DType::f32 ? 0x1p-24 : 0x1p-53;
+}
+
+// --- Validated API -------------------------------------------------------------------------
+// Each throws std::invalid_argument naming the argument and its value: null pointers, b = 0,
+// d = 0, ld < d, a weight/step/output span of the wrong length, a non-positive or non-finite
+// step, a step too small to move w_j, a kernel of another element type. A kernel the CPU
+// cannot run throws std::runtime_error. NaN or Inf in the data is not checked here (that
+// would cost a pass over X per call); it propagates into the result. Tools call
+// check_finite() once before running.
+
+void validate_batch(const BatchView<float>& batch);
+void validate_batch(const BatchView<double>& batch);
+
+template <class T>
+double loss(const Kernel& k, const BatchView<T>& batch, std::span<const T> w, Exec exec = {});
+template <class T>
+void gradient(const Kernel& k, const BatchView<T>& batch, std::span<const T> w,
+              std::span<const T> h, std::span<double> g, Exec exec = {});
+template <class T>
+void analytic_gradient(const Kernel& k, const BatchView<T>& batch, std::span<const T> w,
+                       std::span<double> g, Exec exec = {});
+
+// Index of the first non-finite value in the batch's X or y, as "x[row][col]" or "y[row]";
+// empty when all are finite.
+template <class T>
+std::string find_non_finite(const BatchView<T>& batch);
+
+}  // namespace numgrad

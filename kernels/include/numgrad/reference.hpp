@@ -1,0 +1,54 @@
+// High-precision reference and the error bounds of DESIGN.md §3. Inputs are promoted from
+// their stored type to long double and every sum is compensated (Neumaier), so the
+// reference is exact to far below the unit roundoff of any kernel it judges.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "numgrad/batch.hpp"
+#include "numgrad/kernel.hpp"
+
+namespace numgrad {
+
+// Everything a bound needs about one (batch, w): the exact values and the gauges.
+struct Reference {
+  double loss = 0;                // L(w)
+  double abs_term = 0;            // (2/b) sum_i |r_i| S_i,  S_i = sum_k |x_ik w_k| + |y_i|
+  std::vector<double> grad;       // analytic gradient (2/b) X^T r
+  std::vector<double> grad_abs;   // G_j = (2/b) sum_i |x_ij| |r_i|
+  std::vector<double> grad_data;  // T_j = (2/b) sum_i |x_ij| S_i
+};
+
+template <class T>
+Reference reference(const BatchView<T>& batch, std::span<const T> w);
+
+// The exact central difference at the points the kernel really evaluates: w_j +- h_j rounded
+// to T. Because L is quadratic this is the analytic gradient at the midpoint of the two
+// rounded points, so it is computed in closed form, not by differencing. `central_bound`
+// receives, per coordinate, tau_L(w+) + tau_L(w-) before division (the caller supplies the
+// depths), or is left untouched when null.
+struct CentralReference {
+  std::vector<double> grad;   // exact (L(w+) - L(w-)) / (w+ - w-)
+  std::vector<double> bound;  // DESIGN.md §3 bound of a kernel with the given depths
+};
+
+template <class T>
+CentralReference central_reference(const BatchView<T>& batch, std::span<const T> w,
+                                   std::span<const T> h, DType acc, SumDepths depths,
+                                   double kappa = 2.0);
+
+// gamma_n = n u / (1 - n u)
+double gamma(double n, double u);
+
+// Bounds for a kernel with accumulator `acc` and summation depths `depths` (kappa ~ 2).
+double loss_bound(const Reference& ref, DType acc, SumDepths depths, double kappa = 2.0);
+std::vector<double> gradient_bound(const Reference& ref, DType acc, SumDepths depths,
+                                   double kappa = 2.0);
+
+// Sequential summation depths (b - 1 over rows, d over features plus y): the largest any
+// ordering can have, and what a scalar loop uses.
+SumDepths sequential_depths(std::size_t b, std::size_t d);
+
+}  // namespace numgrad

@@ -1,0 +1,202 @@
+// Turns serial building blocks ("Ops") into finished kernel functions, so that each
+// algorithm (blackbox, residual, analytic) is written once for every family. Everything here
+// sits in an unnamed namespace: each per-ISA translation unit gets its own copy, compiled
+// with its own flags (DESIGN.md §5).
+//
+// An Ops type works on a row range (a BatchView) and a coordinate range [j0, j1):
+//   using value_type = T; using acc_type = Acc;
+//   static Acc  loss_sum(rows, w)                  sum_i (x_i.w - y_i)^2
+//   static void residuals(rows, w, r)              r_i = x_i.w - y_i
+//   static void perturbed_sums(rows, r, dp, dm, j0, j1, plus, minus)
+//               plus_j = sum_i (r_i + dp_j x_ij)^2, minus_j = sum_i (r_i - dm_j x_ij)^2
+//   static void gradient_sums(rows, r, j0, j1, out) out_j = sum_i x_ij r_i
+//   static SumDepths depths(b, d)                  its summation depths (DESIGN.md §3)
+// Sums over [j0, j1) overwrite out[j0..j1) (absolute indices), so a parallel wrapper can
+// give each row chunk its own partial array and join the partials in index order.
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+#include <type_traits>
+
+#include "family.hpp"
+#include "numgrad/kernel.hpp"
+#include "scratch.hpp"
+
+namespace numgrad::detail {
+namespace {
+
+constexpr std::size_t align64(std::size_t bytes) {
+  return (bytes + 63) / 64 * 64;
+}
+
+// The two evaluation points of each coordinate, rounded to T as the model sees them, and
+// the prediction shifts they cause per unit of x_ij, in the accumulator type.
+template <class T, class Acc>
+struct Steps {
+  T* wp;    // fl(w_j + h_j)
+  T* wm;    // fl(w_j - h_j)
+  Acc* dp;  // wp_j - w_j
+  Acc* dm;  // w_j - wm_j
+};
+
+template <class T, class Acc>
+Steps<T, Acc> prepare_steps(const T* w, const T* h, std::size_t d) {
+  const std::size_t tb = align64(d * sizeof(T)), ab = align64(d * sizeof(Acc));
+  auto* base = static_cast<char*>(scratch_bytes(kSlotSteps, 2 * tb + 2 * ab));
+  Steps<T, Acc> s{reinterpret_cast<T*>(base), reinterpret_cast<T*>(base + tb),
+                  reinterpret_cast<Acc*>(base + 2 * tb),
+                  reinterpret_cast<Acc*>(base + 2 * tb + ab)};
+  for (std::size_t j = 0; j < d; ++j) {
+    s.wp[j] = static_cast<T>(w[j] + h[j]);
+    s.wm[j] = static_cast<T>(w[j] - h[j]);
+    s.dp[j] = static_cast<Acc>(s.wp[j]) - static_cast<Acc>(w[j]);
+    s.dm[j] = static_cast<Acc>(w[j]) - static_cast<Acc>(s.wm[j]);
+  }
+  return s;
+}
+
+// g_j = (sum+ - sum-) / (b * (w+ - w-)). The difference and the achieved step are formed in
+// double: exact for f32 accumulators, one rounding each for f64.
+template <class T, class Acc>
+void finish_central(std::size_t b, const Steps<T, Acc>& s, const Acc* plus, const Acc* minus,
+                    std::size_t d, double* g) {
+  for (std::size_t j = 0; j < d; ++j) {
+    const double step = static_cast<double>(s.wp[j]) - static_cast<double>(s.wm[j]);
+    g[j] = (static_cast<double>(plus[j]) - static_cast<double>(minus[j])) /
+           (static_cast<double>(b) * step);
+  }
+}
+
+template <class Acc>
+void finish_analytic(std::size_t b, const Acc* sums, std::size_t d, double* g) {
+  for (std::size_t j = 0; j < d; ++j) g[j] = 2.0 * static_cast<double>(sums[j]) / b;
+}
+
+// Two d-long accumulator arrays (plus, minus) in the sums slot.
+template <class Acc>
+Acc* sum_arrays(std::size_t d) {
+  return static_cast<Acc*>(scratch_bytes(kSlotSums, 2 * align64(d * sizeof(Acc))));
+}
+template <class Acc>
+Acc* second_array(Acc* first, std::size_t d) {
+  return reinterpret_cast<Acc*>(reinterpret_cast<char*>(first) + align64(d * sizeof(Acc)));
+}
+
+template <class Acc>
+Acc* residual_buffer(std::size_t rows) {
+  return static_cast<Acc*>(scratch_bytes(kSlotResidual, rows * sizeof(Acc)));
+}
+
+template <class T>
+T* weights_copy(const T* w, std::size_t d) {
+  T* wbuf = static_cast<T*>(scratch_bytes(kSlotWeights, d * sizeof(T)));
+  std::memcpy(wbuf, w, d * sizeof(T));
+  return wbuf;
+}
+
+// Blackbox central difference on a row range: each perturbed loss is a full evaluation of
+// the model at w +- h_j e_j, 2 (j1 - j0) loss passes. `wbuf` holds a copy of w and is
+// restored before returning.
+template <class Ops, class T, class Acc>
+void blackbox_sums(const BatchView<T>& rows, const T* w, const Steps<T, Acc>& s, std::size_t j0,
+                   std::size_t j1, T* wbuf, Acc* plus, Acc* minus) {
+  for (std::size_t j = j0; j < j1; ++j) {
+    wbuf[j] = s.wp[j];
+    plus[j] = Ops::loss_sum(rows, wbuf);
+    wbuf[j] = s.wm[j];
+    minus[j] = Ops::loss_sum(rows, wbuf);
+    wbuf[j] = w[j];
+  }
+}
+
+// The serial composition: the whole batch as one row range, all d coordinates at once.
+template <class Ops>
+struct Serial {
+  using T = typename Ops::value_type;
+  using Acc = typename Ops::acc_type;
+
+  static double loss(const BatchView<T>& B, const T* w, const Exec&) {
+    return static_cast<double>(Ops::loss_sum(B, w)) / static_cast<double>(B.rows);
+  }
+  static void blackbox(const BatchView<T>& B, const T* w, const T* h, double* g, const Exec&) {
+    const auto s = prepare_steps<T, Acc>(w, h, B.d);
+    Acc* plus = sum_arrays<Acc>(B.d);
+    Acc* minus = second_array(plus, B.d);
+    blackbox_sums<Ops>(B, w, s, 0, B.d, weights_copy(w, B.d), plus, minus);
+    finish_central(B.rows, s, plus, minus, B.d, g);
+  }
+  static void residual(const BatchView<T>& B, const T* w, const T* h, double* g, const Exec&) {
+    const auto s = prepare_steps<T, Acc>(w, h, B.d);
+    Acc* r = residual_buffer<Acc>(B.rows);
+    Ops::residuals(B, w, r);
+    Acc* plus = sum_arrays<Acc>(B.d);
+    Acc* minus = second_array(plus, B.d);
+    Ops::perturbed_sums(B, r, s.dp, s.dm, 0, B.d, plus, minus);
+    finish_central(B.rows, s, plus, minus, B.d, g);
+  }
+  static void analytic(const BatchView<T>& B, const T* w, double* g, const Exec&) {
+    Acc* r = residual_buffer<Acc>(B.rows);
+    Ops::residuals(B, w, r);
+    Acc* sums = sum_arrays<Acc>(B.d);
+    Ops::gradient_sums(B, r, 0, B.d, sums);
+    finish_analytic(B.rows, sums, B.d, g);
+  }
+  static SumDepths depths(std::size_t b, std::size_t d) { return Ops::depths(b, d); }
+};
+
+// Wraps a template Ops<T, Acc> as a table of function pointers (what crosses TU borders).
+template <class Ops>
+constexpr OpsTable<typename Ops::value_type, typename Ops::acc_type> ops_table() {
+  return {&Ops::loss_sum, &Ops::residuals, &Ops::perturbed_sums, &Ops::gradient_sums, &Ops::depths};
+}
+template <template <class T, class Acc> class Ops>
+constexpr OpsFamily ops_family() {
+  return {ops_table<Ops<float, float>>(), ops_table<Ops<float, double>>(),
+          ops_table<Ops<double, double>>()};
+}
+
+// Finished functions of an implementation (Serial<Ops> or a parallel wrapper with the same
+// static members), for the three type combinations.
+template <class Impl, class T = typename Impl::T>
+void analytic_ignoring_h(const BatchView<T>& B, const T* w, const T*, double* g, const Exec& e) {
+  Impl::analytic(B, w, g, e);
+}
+template <class Impl>
+constexpr ImplFns<typename Impl::T> impl_fns() {
+  return {&Impl::loss,     &Impl::blackbox, &Impl::residual, &analytic_ignoring_h<Impl>,
+          &Impl::analytic, &Impl::depths};
+}
+template <template <class T, class Acc> class Impl>
+constexpr FamilyFns family_fns() {
+  return {impl_fns<Impl<float, float>>(), impl_fns<Impl<float, double>>(),
+          impl_fns<Impl<double, double>>()};
+}
+
+// Adapter: an OpsTable seen as an Ops type, for wrappers compiled in baseline units that
+// compose the kernels of another unit (one indirect call per row range, not per row).
+template <const auto& Table>
+struct TableOps {
+  using Tab = std::remove_cvref_t<decltype(Table)>;
+  using value_type = typename Tab::value_type;
+  using acc_type = typename Tab::acc_type;
+  static acc_type loss_sum(const BatchView<value_type>& rows, const value_type* w) {
+    return Table.loss_sum(rows, w);
+  }
+  static void residuals(const BatchView<value_type>& rows, const value_type* w, acc_type* r) {
+    Table.residuals(rows, w, r);
+  }
+  static void perturbed_sums(const BatchView<value_type>& rows, const acc_type* r,
+                             const acc_type* dp, const acc_type* dm, std::size_t j0, std::size_t j1,
+                             acc_type* plus, acc_type* minus) {
+    Table.perturbed_sums(rows, r, dp, dm, j0, j1, plus, minus);
+  }
+  static void gradient_sums(const BatchView<value_type>& rows, const acc_type* r, std::size_t j0,
+                            std::size_t j1, acc_type* out) {
+    Table.gradient_sums(rows, r, j0, j1, out);
+  }
+  static SumDepths depths(std::size_t b, std::size_t d) { return Table.depths(b, d); }
+};
+
+}  // namespace
+}  // namespace numgrad::detail

@@ -1,0 +1,24 @@
+# Sourced by test.sh and bench.sh: makes sure the Debian packages numgrad builds with are
+# installed. As root it installs what is missing; otherwise it prints the exact apt-get line
+# and exits non-zero. Usage: numgrad_require_packages PKG...
+numgrad_require_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "numgrad: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+      { echo "numgrad: apt-get install ${missing[*]} failed" >&2; exit 1; }
+  else
+    echo "numgrad: missing packages; run as root:" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+}
+
+# What building and testing needs.
+NUMGRAD_BUILD_PACKAGES=(g++ cmake make libgtest-dev libbenchmark-dev libtbb-dev libxsimd-dev
+  xtl-dev libeigen3-dev libopenblas-dev)

@@ -1,0 +1,50 @@
+// Shared helpers for the kernel tests: the list of registered kernel ids as a gtest
+// parameter source, and a dataset buffer with a chosen misalignment and leading dimension.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "numgrad/registry.hpp"
+
+namespace numgrad::testing {
+
+inline std::vector<std::string> kernel_ids() {
+  std::vector<std::string> ids;
+  for (const Kernel& k : registry()) ids.push_back(k.id);
+  return ids;
+}
+
+inline std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string s = info.param;
+  for (char& c : s)
+    if (c == '.') c = '_';
+  return s;
+}
+
+// Skips the current test when the kernel cannot run on this CPU (or under NUMGRAD_ISA).
+#define NUMGRAD_SKIP_UNSUPPORTED(k) \
+  if (!(k).is_supported()) GTEST_SKIP() << (k).id << " is not supported on this CPU"
+
+// Rows of X at `offset` elements past a 64-byte boundary, with leading dimension ld; y gets
+// the same offset. Padding is filled with NaN so that a kernel reading it is caught.
+template <class T>
+struct Layout {
+  std::vector<T> xbuf, ybuf;
+  std::size_t offset, b, d, ld;
+  Layout(std::size_t b_, std::size_t d_, std::size_t ld_, std::size_t offset_)
+      : xbuf(b_ * ld_ + offset_ + 16, std::numeric_limits<T>::quiet_NaN()),
+        ybuf(b_ + offset_ + 16, std::numeric_limits<T>::quiet_NaN()),
+        offset(offset_),
+        b(b_),
+        d(d_),
+        ld(ld_) {}
+  T& x(std::size_t i, std::size_t j) { return xbuf[offset + i * ld + j]; }
+  T& y(std::size_t i) { return ybuf[offset + i]; }
+  BatchView<T> view() const { return {xbuf.data() + offset, ybuf.data() + offset, b, d, ld}; }
+};
+
+}  // namespace numgrad::testing
