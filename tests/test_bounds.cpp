@@ -1,0 +1,117 @@
+// Random problems against the DESIGN.md §3 error bounds, for every registered kernel: the
+// loss, the central difference (at the rounded points w +- h_j, steps from the data-aware
+// rule) and the analytic gradient must each lie within the bound computed from the data with
+// the kernel's own accumulator and summation depths (Kernel::depths). The bounds come from
+// numgrad/reference.hpp; no tolerance here is a hand-picked constant.
+// Problems: normal X; lognormal column scales (ill-conditioned); a near fit (noise-free data,
+// w = w* + 1e-3 N(0,1), so residuals are tiny and the sums cancel). Seeds are printed.
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernel_test_util.hpp"
+#include "numgrad/data.hpp"
+#include "numgrad/kernel.hpp"
+#include "numgrad/reference.hpp"
+#include "numgrad/step.hpp"
+
+namespace numgrad::testing {
+namespace {
+
+enum class Case { normal, lognormal, nearfit };
+
+struct Problem {
+  Case kind;
+  std::size_t n, d, ld;
+  std::uint64_t seed;
+};
+
+const Problem kProblems[] = {
+    {Case::normal, 256, 37, 40, 11},    {Case::normal, 1000, 5, 5, 12},
+    {Case::lognormal, 300, 64, 64, 13}, {Case::nearfit, 512, 16, 16, 14},
+    {Case::nearfit, 128, 100, 101, 15},
+};
+
+template <class T>
+void check_problem(const Kernel& k, const Problem& p) {
+  SyntheticSpec spec;
+  spec.n = p.n;
+  spec.d = p.d;
+  spec.ld = p.ld;
+  spec.seed = p.seed;
+  spec.noise = p.kind == Case::nearfit ? 0.0 : 0.5;
+  if (p.kind == Case::lognormal) spec.column_scale = lognormal_scales(p.d, 2.0, p.seed);
+  std::vector<double> w_star;
+  const Dataset<T> data = make_synthetic<T>(spec, &w_star);
+  std::mt19937_64 rng(p.seed);
+  std::normal_distribution<double> normal;
+  std::vector<T> w(p.d), h(p.d);
+  for (std::size_t j = 0; j < p.d; ++j)
+    w[j] = static_cast<T>(p.kind == Case::nearfit ? w_star[j] + 1e-3 * normal(rng) : normal(rng));
+  const BatchView<T> B = data.all();
+  make_steps<T>(StepPolicy{}, B, w, h);
+
+  SCOPED_TRACE(::testing::Message() << k.id << " case=" << static_cast<int>(p.kind) << " n=" << p.n
+                                    << " d=" << p.d << " seed=" << p.seed);
+  const SumDepths depths = k.depths(p.n, p.d);
+  const Reference ref = reference<T>(B, w);
+
+  const double L = loss<T>(k, B, w);
+  EXPECT_LE(std::abs(L - ref.loss), loss_bound(ref, k.acc, depths))
+      << "loss " << L << " reference " << ref.loss;
+
+  std::vector<double> ga(p.d), g(p.d);
+  analytic_gradient<T>(k, B, w, ga);
+  const std::vector<double> tau = gradient_bound(ref, k.acc, depths);
+  for (std::size_t j = 0; j < p.d; ++j)
+    EXPECT_LE(std::abs(ga[j] - ref.grad[j]), tau[j]) << "analytic j=" << j;
+
+  gradient<T>(k, B, w, h, g);
+  if (k.algorithm == Algorithm::analytic) {
+    for (std::size_t j = 0; j < p.d; ++j)
+      EXPECT_LE(std::abs(g[j] - ref.grad[j]), tau[j]) << "gradient j=" << j;
+  } else {
+    const CentralReference c = central_reference<T>(B, w, h, k.acc, depths);
+    for (std::size_t j = 0; j < p.d; ++j)
+      EXPECT_LE(std::abs(g[j] - c.grad[j]), c.bound[j])
+          << "central j=" << j << " h=" << h[j] << " got " << g[j] << " exact " << c.grad[j];
+  }
+}
+
+class Bounds : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Bounds, RandomProblemsWithinDerivedBounds) {
+  const Kernel& k = find_kernel(GetParam());
+  NUMGRAD_SKIP_UNSUPPORTED(k);
+  for (const Problem& p : kProblems) {
+    if (k.elem == DType::f32)
+      check_problem<float>(k, p);
+    else
+      check_problem<double>(k, p);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, Bounds, ::testing::ValuesIn(kernel_ids()), param_name);
+
+// The bounds are not vacuous: a perturbation of a few bounds' size in the loss is caught.
+// Here a loss computed in f32 from f64-rounded data is compared against the f32 bound of
+// the f32 scalar kernel: the difference between the f32 and f64 results must be of the
+// order of the f32 bound, well above the f64 bound.
+TEST(BoundsAreTight, F32ErrorExceedsF64Bound) {
+  SyntheticSpec spec;
+  spec.n = 4096;
+  spec.d = 64;
+  spec.noise = 0.5;
+  spec.seed = 3;
+  const Dataset<float> data = make_synthetic<float>(spec);
+  std::vector<float> w(spec.d, 0.25f);
+  const Kernel& k32 = find_kernel("scalar.residual.f32");
+  const Reference ref = reference<float>(data.all(), w);
+  const double err = std::abs(loss<float>(k32, data.all(), w) - ref.loss);
+  const SumDepths depths = k32.depths(spec.n, spec.d);
+  EXPECT_LE(err, loss_bound(ref, DType::f32, depths));
+  EXPECT_GT(err, loss_bound(ref, DType::f64, depths)) << "f32 error below the f64 bound";
+}
+
+}  // namespace
+}  // namespace numgrad::testing
