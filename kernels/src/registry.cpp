@@ -12,6 +12,8 @@ namespace detail {
 
 extern const FamilyFns scalar_family;
 extern const FamilyFns autovec_sse2_family, autovec_avx2_family, autovec_avx512_family;
+extern const FamilyFns simd_sse2_family, simd_avx2_family, simd_avx512_family, simd_auto_family;
+bool simd_auto_supported();
 
 namespace {
 
@@ -48,6 +50,14 @@ std::vector<Kernel> build() {
              {"autovec.avx2", Axis::serial, Isa::avx2, true, &isa_supported<Isa::avx2>});
   add_family(v, autovec_avx512_family,
              {"autovec.avx512", Axis::serial, Isa::avx512, true, &isa_supported<Isa::avx512>});
+  add_family(v, simd_sse2_family,
+             {"simd.sse2", Axis::serial, Isa::sse2, true, &isa_supported<Isa::sse2>});
+  add_family(v, simd_avx2_family,
+             {"simd.avx2", Axis::serial, Isa::avx2, true, &isa_supported<Isa::avx2>});
+  add_family(v, simd_avx512_family,
+             {"simd.avx512", Axis::serial, Isa::avx512, true, &isa_supported<Isa::avx512>});
+  add_family(v, simd_auto_family,
+             {"simd.auto", Axis::serial, Isa::dispatch, true, &simd_auto_supported});
   return v;
 }
 

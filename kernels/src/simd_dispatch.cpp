@@ -1,0 +1,67 @@
+// simd.auto: every function forwards to the simd.<isa> table of the best ISA this CPU runs
+// under the NUMGRAD_ISA cap (best_isa()). The choice is made once, on first use, and kept in
+// a function-local static; a call then costs one indirect jump. Compiled without ISA flags.
+#include "family.hpp"
+#include "numgrad/isa.hpp"
+
+namespace numgrad::detail {
+
+extern const FamilyFns simd_sse2_family, simd_avx2_family, simd_avx512_family;
+
+namespace {
+
+const FamilyFns& best_simd_family() {
+  static const FamilyFns& fns = []() -> const FamilyFns& {
+    switch (best_isa()) {
+      case Isa::avx512:
+        return simd_avx512_family;
+      case Isa::avx2:
+        return simd_avx2_family;
+      default:
+        return simd_sse2_family;
+    }
+  }();
+  return fns;
+}
+
+// Forwarders for one type combination of FamilyFns (Types: &FamilyFns::f32 etc.).
+template <class T, ImplFns<T> FamilyFns::*Types>
+struct Forward {
+  static const ImplFns<T>& fns() { return best_simd_family().*Types; }
+
+  static double loss(const BatchView<T>& B, const T* w, const Exec& e) {
+    return fns().loss(B, w, e);
+  }
+  static void blackbox(const BatchView<T>& B, const T* w, const T* h, double* g, const Exec& e) {
+    fns().blackbox(B, w, h, g, e);
+  }
+  static void residual(const BatchView<T>& B, const T* w, const T* h, double* g, const Exec& e) {
+    fns().residual(B, w, h, g, e);
+  }
+  static void analytic_central(const BatchView<T>& B, const T* w, const T* h, double* g,
+                               const Exec& e) {
+    fns().analytic_central(B, w, h, g, e);
+  }
+  static void analytic(const BatchView<T>& B, const T* w, double* g, const Exec& e) {
+    fns().analytic(B, w, g, e);
+  }
+  static SumDepths depths(std::size_t b, std::size_t d) { return fns().depths(b, d); }
+
+  static constexpr ImplFns<T> table() {
+    return {&loss, &blackbox, &residual, &analytic_central, &analytic, &depths};
+  }
+};
+
+}  // namespace
+
+extern constinit const FamilyFns simd_auto_family = {Forward<float, &FamilyFns::f32>::table(),
+                                                     Forward<float, &FamilyFns::f32acc64>::table(),
+                                                     Forward<double, &FamilyFns::f64>::table()};
+
+// True when some simd.<isa> family runs here; throws std::invalid_argument for an unknown
+// NUMGRAD_ISA, so the error surfaces at the API boundary, not inside a kernel.
+bool simd_auto_supported() {
+  return best_isa() != Isa::none;
+}
+
+}  // namespace numgrad::detail

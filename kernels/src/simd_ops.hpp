@@ -1,0 +1,530 @@
+// The hand-written SIMD building blocks (the Ops contract of compose.hpp), written once as a
+// template on the xsimd 8.1 arch tag and instantiated by the per-ISA units simd_<isa>.cpp.
+// Dot products transpose-and-reduce blocks of W rows (xsimd::haddp), so short rows cost one
+// load and one FMA each instead of a horizontal sum; the perturbed and gradient sums sweep X
+// row-major across j. Everything sits in an unnamed namespace (DESIGN.md §5, ODR).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+// GCC 12 reports the _mm512_undefined_* operands of AVX-512 shuffle and convert intrinsics,
+// which xsimd's hadd/haddp use, as uninitialized (GCC bug 105593, fixed in 13). The pragma
+// covers only those headers' lines; warnings in numgrad code stay on.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+
+#include <xsimd/xsimd.hpp>
+#pragma GCC diagnostic pop
+
+#include "compose.hpp"
+
+namespace numgrad::detail {
+namespace {
+
+constexpr std::size_t ceil_div(std::size_t a, std::size_t b) {
+  return (a + b - 1) / b;
+}
+constexpr std::size_t ceil_log2(std::size_t n) {
+  std::size_t k = 0;
+  while ((std::size_t{1} << k) < n) ++k;
+  return k;
+}
+constexpr std::size_t min_size(std::size_t a, std::size_t b) {
+  return a < b ? a : b;
+}
+
+template <class T, class Acc, class Arch>
+struct SimdOps {
+  using value_type = T;
+  using acc_type = Acc;
+  using V = xsimd::batch<Acc, Arch>;
+  using Mask = xsimd::batch_bool<Acc, Arch>;
+  // Lanes of the accumulator; a load reads W elements of T (half a register of floats when
+  // f32 data is accumulated in double).
+  static constexpr std::size_t W = V::size;
+  // Independent FMA chains needed to keep the FMA units busy: latency 4 cycles x 2 ports
+  // (Skylake-SP, Sapphire Rapids, Zen 4). Fewer chains and the loop waits on its own sums.
+  static constexpr std::size_t kChains = 8;
+  // Accumulators per row in the dot products. W rows are in flight at once, so W >= 8 lanes
+  // already give 8 chains; narrower registers (sse2, f64 on avx2) split each row further.
+  static constexpr std::size_t A = W >= kChains ? 1 : kChains / W;
+  // Rows of X per block of the column sweeps: the block's strip stays in L1 while every tile
+  // of columns passes over it, so X is read from memory once.
+  static constexpr std::size_t kBlockBytes = 16384;
+
+  static constexpr bool kAvx512 = std::is_same_v<Arch, xsimd::avx512f>;
+
+  // --- Primitives --------------------------------------------------------------------------
+
+  // xsimd 8.1 has no FMA kernel for avx512f (its generic x*y+z is not contracted under
+  // -std=c++20), so that arch calls the intrinsics; the others take xsimd's (sse2: mul + add).
+  static V fma(const V& a, const V& b, const V& c) {
+    if constexpr (kAvx512 && std::is_same_v<Acc, float>)
+      return _mm512_fmadd_ps(a, b, c);
+    else if constexpr (kAvx512)
+      return _mm512_fmadd_pd(a, b, c);
+    else
+      return xsimd::fma(a, b, c);
+  }
+  // c - a * b
+  static V fnma(const V& a, const V& b, const V& c) {
+    if constexpr (kAvx512 && std::is_same_v<Acc, float>)
+      return _mm512_fnmadd_ps(a, b, c);
+    else if constexpr (kAvx512)
+      return _mm512_fnmadd_pd(a, b, c);
+    else
+      return xsimd::fnma(a, b, c);
+  }
+
+  // W elements of T as accumulator lanes. xsimd 8.1 converts float to double through a
+  // stack buffer, so the widening load is one cvtps2pd per arch instead.
+  static V load(const T* p) {
+    if constexpr (std::is_same_v<T, Acc>)
+      return V::load_unaligned(p);
+    else if constexpr (kAvx512)
+      return _mm512_cvtps_pd(_mm256_loadu_ps(p));
+    else if constexpr (std::is_same_v<Arch, xsimd::fma3<xsimd::avx2>>)
+      return _mm256_cvtps_pd(_mm_loadu_ps(p));
+    else if constexpr (std::is_same_v<Arch, xsimd::sse2>)
+      return _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+    else
+      static_assert(std::is_same_v<T, Acc>, "no widening load for this arch");
+  }
+
+  static V zero() { return V(Acc(0)); }
+
+  // Sums of adjacent lane pairs: lanes [0, W/2) from a, [W/2, W) from b, in order. xsimd 8.1
+  // has no two-source deinterleave, so this is the one shuffle written per arch.
+  static V pair_sums(const V& a, const V& b) {
+    constexpr bool f32 = std::is_same_v<Acc, float>;
+    if constexpr (kAvx512 && f32) {
+      const __m512i even =
+          _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+      return _mm512_add_ps(_mm512_permutex2var_ps(a, even, b), _mm512_permutex2var_ps(a, odd, b));
+    } else if constexpr (kAvx512) {
+      const __m512i even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+      const __m512i odd = _mm512_add_epi64(even, _mm512_set1_epi64(1));
+      return _mm512_add_pd(_mm512_permutex2var_pd(a, even, b), _mm512_permutex2var_pd(a, odd, b));
+    } else if constexpr (std::is_same_v<Arch, xsimd::fma3<xsimd::avx2>>) {
+      // In-lane pair sums leave the 64-bit chunks as a-lo, b-lo, a-hi, b-hi; swap the middle.
+      __m256d s;
+      if constexpr (f32)
+        s = _mm256_castps_pd(_mm256_add_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
+                                           _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))));
+      else
+        s = _mm256_add_pd(_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b));
+      s = _mm256_permute4x64_pd(s, _MM_SHUFFLE(3, 1, 2, 0));
+      if constexpr (f32)
+        return _mm256_castpd_ps(s);
+      else
+        return s;
+    } else if constexpr (f32) {
+      return _mm_add_ps(_mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
+                        _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+    } else {
+      return _mm_add_pd(_mm_unpacklo_pd(a, b), _mm_unpackhi_pd(a, b));
+    }
+  }
+
+  static Mask first_lanes(std::size_t n) {
+    alignas(64) Acc index[W];
+    for (std::size_t l = 0; l < W; ++l) index[l] = static_cast<Acc>(l);
+    return V::load_aligned(index) < V(static_cast<Acc>(n));
+  }
+
+  // The first m < W elements at p, other lanes zero. Tail strategy: when a full W-element
+  // read stays inside the batch (`safe`), read it (it spills into the next row or the ld
+  // padding, both owned by the batch) and blend the extra lanes to zero, which also drops a
+  // NaN there; only the last rows of a batch, where a full read would leave it, copy the tail
+  // into a zeroed buffer.
+  static V load_tail(const T* p, std::size_t m, const Mask& mask, bool safe) {
+    if (safe) return xsimd::select(mask, load(p), zero());
+    alignas(64) T buf[W] = {};
+    for (std::size_t t = 0; t < m; ++t) buf[t] = p[t];
+    return load(buf);
+  }
+  static V load_acc_tail(const Acc* p, std::size_t m) {
+    alignas(64) Acc buf[W] = {};
+    for (std::size_t t = 0; t < m; ++t) buf[t] = p[t];
+    return V::load_aligned(buf);
+  }
+  static void store_acc(const V& v, Acc* p, std::size_t m) {
+    if (m == W) return v.store_unaligned(p);
+    alignas(64) Acc buf[W];
+    v.store_aligned(buf);
+    for (std::size_t t = 0; t < m; ++t) p[t] = buf[t];
+  }
+
+  // Leading rows of the batch from which W elements at column `col` can be read without
+  // leaving the batch (whose last element is row b-1, column d-1).
+  static std::size_t safe_rows(const BatchView<T>& B, std::size_t col) {
+    const std::size_t end = (B.rows - 1) * B.ld + B.d;
+    std::size_t safe = B.rows;
+    while (safe > 0 && (safe - 1) * B.ld + col + W > end) --safe;
+    return safe;
+  }
+
+  // --- Dot products: W rows per block ------------------------------------------------------
+
+  // Slot of row r in the haddp input. xsimd 8.1's avx512f haddp for float returns the sums of
+  // rows 2,3 in lanes 4,5 and vice versa (likewise 10,11 and 12,13); the swap is its own
+  // inverse, so feeding the rows swapped puts every sum in its row's lane.
+  static constexpr std::size_t haddp_slot(std::size_t r) {
+    if constexpr (kAvx512 && std::is_same_v<Acc, float>) {
+      const std::size_t q = r % 8;
+      if (q == 2 || q == 3) return r + 2;
+      if (q == 4 || q == 5) return r - 2;
+    }
+    return r;
+  }
+
+  // x_i . w for the W rows from i0 (n < W: the missing rows repeat row n-1, keeping the block
+  // fully unrolled; the caller zeroes those lanes). Each row has A accumulators, reduced and
+  // transposed by haddp into lane r = row r: per row that is one load and one FMA per vector
+  // plus 1/W of a W x W reduction, so rows shorter than a register cost little more than
+  // their bytes.
+  template <bool kSafeTail>
+  static V block_dots(const BatchView<T>& B, std::size_t i0, std::size_t n, const T* w,
+                      std::size_t full, std::size_t tail, const V& wtail, const Mask& tmask) {
+    const T* x0 = B.row(i0);
+    std::size_t off[W];
+    for (std::size_t r = 0; r < W; ++r) off[r] = min_size(r, n - 1) * B.ld;
+    V acc[W][A];
+    for (std::size_t r = 0; r < W; ++r)
+      for (std::size_t a = 0; a < A; ++a) acc[r][a] = zero();
+    std::size_t k = 0;
+    for (; k + A * W <= full; k += A * W)
+      for (std::size_t a = 0; a < A; ++a) {
+        const V wv = load(w + k + a * W);
+        for (std::size_t r = 0; r < W; ++r)
+          acc[r][a] = fma(load(x0 + off[r] + k + a * W), wv, acc[r][a]);
+      }
+    if constexpr (A > 1)
+      for (std::size_t a = 0; a < A; ++a)
+        if (k + a * W < full) {
+          const V wv = load(w + k + a * W);
+          for (std::size_t r = 0; r < W; ++r)
+            acc[r][a] = fma(load(x0 + off[r] + k + a * W), wv, acc[r][a]);
+        }
+    if (tail != 0)
+      for (std::size_t r = 0; r < W; ++r)
+        acc[r][0] = fma(load_tail(x0 + off[r] + full, tail, tmask, kSafeTail), wtail, acc[r][0]);
+    V sums[W];
+    for (std::size_t r = 0; r < W; ++r) {
+      for (std::size_t step = 1; step < A; step *= 2)
+        for (std::size_t a = 0; a + step < A; a += 2 * step) acc[r][a] += acc[r][a + step];
+      sums[haddp_slot(r)] = acc[r][0];
+    }
+    return xsimd::haddp(sums);
+  }
+
+  // Short contiguous rows (ld == d = D, a power of two below W): the W rows of a block are D
+  // full registers, P = W / D rows each. Multiply by w tiled P times, then log2 D rounds of
+  // pair_sums fold each row's D lanes into one, in row order: per row that is D / W of a
+  // load, a multiply and a shuffle-add, so such rows run at memory speed.
+  template <std::size_t D, class Emit>
+  static std::size_t packed_blocks(const BatchView<T>& B, const T* w, Emit& emit) {
+    alignas(64) T wbuf[W];
+    for (std::size_t l = 0; l < W; ++l) wbuf[l] = w[l % D];
+    const V wtile = load(wbuf);
+    std::size_t i0 = 0;
+    for (; i0 + W <= B.rows; i0 += W) {
+      const T* x = B.row(i0);
+      V p[D];
+      for (std::size_t m = 0; m < D; ++m) p[m] = load(x + m * W) * wtile;
+      for (std::size_t n = D; n > 1; n /= 2)
+        for (std::size_t m = 0; m < n / 2; ++m) p[m] = pair_sums(p[2 * m], p[2 * m + 1]);
+      emit(i0, W, p[0] - load(B.y + i0));
+    }
+    return i0;
+  }
+  template <class Emit, std::size_t D = 1>
+  static std::size_t packed_rows(const BatchView<T>& B, const T* w, Emit& emit) {
+    if constexpr (D < W) {
+      if (B.d == D) return packed_blocks<D>(B, w, emit);
+      return packed_rows<Emit, 2 * D>(B, w, emit);
+    }
+    return 0;
+  }
+
+  // Calls emit(i0, n, r) for each block of up to W rows; lane l of r is x_{i0+l} . w - y_{i0+l}
+  // and lanes >= n are zero.
+  template <class Emit>
+  static void residual_blocks(const BatchView<T>& B, const T* w, Emit&& emit) {
+    std::size_t start = 0;
+    if (B.ld == B.d && B.d < W) start = packed_rows(B, w, emit);
+    const std::size_t full = B.d / W * W, tail = B.d - full;
+    alignas(64) T wbuf[W] = {};
+    for (std::size_t t = 0; t < tail; ++t) wbuf[t] = w[full + t];
+    const V wtail = load(wbuf);
+    const Mask tmask = first_lanes(tail);
+    const std::size_t safe = tail != 0 ? safe_rows(B, full) : B.rows;
+    for (std::size_t i0 = start; i0 < B.rows; i0 += W) {
+      const std::size_t n = min_size(W, B.rows - i0);
+      const V dots = i0 + n <= safe ? block_dots<true>(B, i0, n, w, full, tail, wtail, tmask)
+                                    : block_dots<false>(B, i0, n, w, full, tail, wtail, tmask);
+      if (n == W) {
+        emit(i0, n, dots - load(B.y + i0));
+      } else {
+        alignas(64) T ybuf[W] = {};
+        for (std::size_t t = 0; t < n; ++t) ybuf[t] = B.y[i0 + t];
+        emit(i0, n, xsimd::select(first_lanes(n), dots - load(ybuf), zero()));
+      }
+    }
+  }
+
+  static Acc loss_sum(const BatchView<T>& B, const T* w) {
+    // One chain per W rows: a block's dot products take far longer than the FMA latency.
+    V s = zero();
+    residual_blocks(B, w, [&](std::size_t, std::size_t, const V& r) { s = fma(r, r, s); });
+    return xsimd::hadd(s);
+  }
+
+  static void residuals(const BatchView<T>& B, const T* w, Acc* out) {
+    residual_blocks(B, w,
+                    [&](std::size_t i0, std::size_t n, const V& r) { store_acc(r, out + i0, n); });
+  }
+
+  // --- Column sweeps: row-major over X, vectorized across j --------------------------------
+
+  // out_j += x_ij r_i
+  struct GradientRow {
+    static constexpr std::size_t kAcc = 1, kMaxVectors = 8;
+    struct Coef {};
+    Coef coef(std::size_t) const { return {}; }
+    template <std::size_t D>
+    Coef tiled() const {
+      return {};
+    }
+    static void update(V* acc, const V& x, const V& ri, const Coef&) {
+      acc[0] = SimdOps::fma(x, ri, acc[0]);
+    }
+  };
+
+  // plus_j += (r_i + dp_j x_ij)^2, minus_j += (r_i - dm_j x_ij)^2. dp and dm start at j0;
+  // their last partial vector comes from zero-padded copies, so no read leaves the arrays.
+  struct PerturbedRow {
+    static constexpr std::size_t kAcc = 2, kMaxVectors = 4;
+    const Acc *dp, *dm;
+    std::size_t cols;
+    V dp_tail, dm_tail;
+    struct Coef {
+      V dp, dm;
+    };
+    Coef coef(std::size_t c) const {
+      if (c + W <= cols) return {V::load_unaligned(dp + c), V::load_unaligned(dm + c)};
+      return {dp_tail, dm_tail};
+    }
+    // dp and dm repeated every D lanes, for rows packed P per register.
+    template <std::size_t D>
+    Coef tiled() const {
+      alignas(64) Acc a[W], b[W];
+      for (std::size_t l = 0; l < W; ++l) a[l] = dp[l % D], b[l] = dm[l % D];
+      return {V::load_aligned(a), V::load_aligned(b)};
+    }
+    static void update(V* acc, const V& x, const V& ri, const Coef& k) {
+      const V a = SimdOps::fma(k.dp, x, ri), c = SimdOps::fnma(k.dm, x, ri);
+      acc[0] = SimdOps::fma(a, a, acc[0]);
+      acc[1] = SimdOps::fma(c, c, acc[1]);
+    }
+  };
+
+  struct Sweep {
+    std::size_t j0, cols, tail;  // tail: columns in the last, partial vector (0: none)
+    std::size_t safe;            // rows whose partial vector may be read in full
+    Mask tmask;
+  };
+
+  // G column vectors starting at absolute column c, rows [i0, i1). Rows go round-robin to S
+  // sets of accumulators so that K * G * S >= kChains chains are in flight: a few columns
+  // (short rows) get many row sets, many columns need none. Set 0 starts from the sums of
+  // earlier row blocks; the sets are joined pairwise at the end.
+  template <class P, std::size_t G, bool kTail>
+  static void sweep_tile(const BatchView<T>& B, const Acc* r, std::size_t i0, std::size_t i1,
+                         std::size_t c, const Sweep& sw, const P& p, Acc* const* out) {
+    constexpr std::size_t K = P::kAcc, S = ceil_div(kChains, K * G);
+    typename P::Coef coef[G];
+    for (std::size_t g = 0; g < G; ++g) coef[g] = p.coef(c - sw.j0 + g * W);
+    V acc[S][G][K];
+    for (std::size_t g = 0; g < G; ++g)
+      for (std::size_t k = 0; k < K; ++k) {
+        Acc* o = out[k] + c + g * W;
+        acc[0][g][k] = kTail && g == G - 1 ? load_acc_tail(o, sw.tail) : V::load_unaligned(o);
+        for (std::size_t s = 1; s < S; ++s) acc[s][g][k] = zero();
+      }
+    auto row = [&](std::size_t i, V(&a)[G][K]) {
+      const T* x = B.row(i) + c;
+      const V ri(r[i]);
+      for (std::size_t g = 0; g < G; ++g) {
+        const V xv = kTail && g == G - 1 ? load_tail(x + g * W, sw.tail, sw.tmask, i < sw.safe)
+                                         : load(x + g * W);
+        P::update(a[g], xv, ri, coef[g]);
+      }
+    };
+    std::size_t i = i0;
+    for (; i + S <= i1; i += S)
+      for (std::size_t s = 0; s < S; ++s) row(i + s, acc[s]);
+    for (std::size_t s = 0; s + 1 < S; ++s)
+      if (i + s < i1) row(i + s, acc[s]);
+    for (std::size_t step = 1; step < S; step *= 2)
+      for (std::size_t s = 0; s + step < S; s += 2 * step)
+        for (std::size_t g = 0; g < G; ++g)
+          for (std::size_t k = 0; k < K; ++k) acc[s][g][k] += acc[s + step][g][k];
+    for (std::size_t g = 0; g < G; ++g)
+      for (std::size_t k = 0; k < K; ++k)
+        store_acc(acc[0][g][k], out[k] + c + g * W, kTail && g == G - 1 ? sw.tail : W);
+  }
+
+  // Picks the instantiation for a tile of g vectors (1 <= g <= kMaxVectors).
+  template <class P, std::size_t G = P::kMaxVectors>
+  static void run_tile(std::size_t g, bool tail, const BatchView<T>& B, const Acc* r,
+                       std::size_t i0, std::size_t i1, std::size_t c, const Sweep& sw, const P& p,
+                       Acc* const* out) {
+    if constexpr (G > 1)
+      if (g < G) return run_tile<P, G - 1>(g, tail, B, r, i0, i1, c, sw, p, out);
+    if (tail)
+      sweep_tile<P, G, true>(B, r, i0, i1, c, sw, p, out);
+    else
+      sweep_tile<P, G, false>(B, r, i0, i1, c, sw, p, out);
+  }
+
+  // Lane l of the swizzle takes lane M * (W / D) + l / D: r of the row that x lane l is in.
+  template <std::size_t D, std::size_t M>
+  struct Spread {
+    static constexpr unsigned get(unsigned l, unsigned) {
+      return static_cast<unsigned>(M * (W / D) + l / D);
+    }
+  };
+  using Index =
+      xsimd::batch<std::conditional_t<sizeof(Acc) == 4, std::uint32_t, std::uint64_t>, Arch>;
+
+  // The column sweep for short contiguous rows (ld == d = D, a power of two below W, all
+  // columns): whole registers of P = W / D rows, r spread to the D lanes of its row by one
+  // swizzle, coefficients tiled. Lane (s, j) accumulates column j of the rows s mod P; the P
+  // segments are folded into out[j] at the end. S sets of accumulators keep kChains chains in
+  // flight, U blocks of W rows per step give each set a register. Returns the rows done.
+  template <class P, std::size_t D>
+  static std::size_t packed_sweep(const BatchView<T>& B, const Acc* r, const P& p,
+                                  Acc* const* out) {
+    constexpr std::size_t K = P::kAcc, S = ceil_div(kChains, K), U = ceil_div(S, D);
+    const typename P::Coef coef = p.template tiled<D>();
+    V acc[S][K];
+    for (std::size_t s = 0; s < S; ++s)
+      for (std::size_t k = 0; k < K; ++k) acc[s][k] = zero();
+    auto block = [&]<std::size_t... Ms>(std::size_t i0, std::size_t u, std::index_sequence<Ms...>) {
+      const V R = V::load_unaligned(r + i0);
+      const T* x = B.x + i0 * D;
+      ((P::update(acc[(u * D + Ms) % S], load(x + Ms * W),
+                  xsimd::swizzle(R, xsimd::make_batch_constant<Index, Spread<D, Ms>>()), coef)),
+       ...);
+    };
+    std::size_t i0 = 0;
+    for (; i0 + U * W <= B.rows; i0 += U * W)
+      for (std::size_t u = 0; u < U; ++u) block(i0 + u * W, u, std::make_index_sequence<D>());
+    for (; i0 + W <= B.rows; i0 += W) block(i0, 0, std::make_index_sequence<D>());
+    for (std::size_t step = 1; step < S; step *= 2)
+      for (std::size_t s = 0; s + step < S; s += 2 * step)
+        for (std::size_t k = 0; k < K; ++k) acc[s][k] += acc[s + step][k];
+    for (std::size_t k = 0; k < K; ++k) {
+      alignas(64) Acc lanes[W];
+      acc[0][k].store_aligned(lanes);
+      for (std::size_t step = 1; step < W / D; step *= 2)
+        for (std::size_t q = 0; q + step < W / D; q += 2 * step)
+          for (std::size_t j = 0; j < D; ++j) lanes[q * D + j] += lanes[(q + step) * D + j];
+      for (std::size_t j = 0; j < D; ++j) out[k][j] += lanes[j];
+    }
+    return i0;
+  }
+  template <class P, std::size_t D = 1>
+  static std::size_t packed_sweep_rows(const BatchView<T>& B, const Acc* r, const P& p,
+                                       Acc* const* out) {
+    if constexpr (D < W) {
+      if (B.d == D) return packed_sweep<P, D>(B, r, p, out);
+      return packed_sweep_rows<P, 2 * D>(B, r, p, out);
+    }
+    return 0;
+  }
+
+  // Row blocks outermost (X read once), tiles of at most kMaxVectors column vectors inside,
+  // sized evenly so that no tile is left with a single latency-bound vector. Short
+  // contiguous rows take packed_sweep, and only their last b mod W rows come here.
+  template <class P>
+  static void column_sweep(const BatchView<T>& all, const Acc* r_all, std::size_t j0,
+                           std::size_t j1, const P& p, Acc* const* out) {
+    for (std::size_t k = 0; k < P::kAcc; ++k)
+      for (std::size_t j = j0; j < j1; ++j) out[k][j] = 0;
+    const std::size_t cols = j1 - j0;
+    if (cols == 0 || all.rows == 0) return;
+    std::size_t start = 0;
+    if (all.ld == all.d && all.d < W && j0 == 0 && j1 == all.d)
+      start = packed_sweep_rows(all, r_all, p, out);
+    if (start == all.rows) return;
+    // Aggregate, not rows_range(): no inline library code is instantiated in an ISA unit.
+    const BatchView<T> B{all.x + start * all.ld, all.y + start, all.rows - start, all.d, all.ld};
+    const Acc* r = r_all + start;
+    const std::size_t nfull = cols / W, tail = cols - nfull * W, nvec = nfull + (tail != 0);
+    const std::size_t ctail = j0 + nfull * W;
+    Sweep sw{j0, cols, tail, B.rows, first_lanes(tail)};
+    if (tail != 0 && ctail + W > B.d) sw.safe = safe_rows(B, ctail);
+    const std::size_t ntiles = ceil_div(nvec, P::kMaxVectors);
+    const std::size_t rb = ntiles == 1 ? B.rows : (kBlockBytes / (cols * sizeof(T)) / 16 + 1) * 16;
+    for (std::size_t i0 = 0; i0 < B.rows; i0 += rb) {
+      const std::size_t i1 = min_size(B.rows, i0 + rb);
+      std::size_t v = 0;
+      for (std::size_t t = 0; t < ntiles; ++t) {
+        const std::size_t g = nvec / ntiles + (t < nvec % ntiles);
+        run_tile<P>(g, tail != 0 && v + g == nvec, B, r, i0, i1, j0 + v * W, sw, p, out);
+        v += g;
+      }
+    }
+  }
+
+  static void perturbed_sums(const BatchView<T>& B, const Acc* r, const Acc* dp, const Acc* dm,
+                             std::size_t j0, std::size_t j1, Acc* plus, Acc* minus) {
+    const std::size_t cols = j1 - j0, last = cols / W * W;
+    const PerturbedRow p{dp + j0, dm + j0, cols, load_acc_tail(dp + j0 + last, cols - last),
+                         load_acc_tail(dm + j0 + last, cols - last)};
+    Acc* const out[2] = {plus, minus};
+    column_sweep(B, r, j0, j1, p, out);
+  }
+
+  static void gradient_sums(const BatchView<T>& B, const Acc* r, std::size_t j0, std::size_t j1,
+                            Acc* out) {
+    Acc* const outs[1] = {out};
+    column_sweep(B, r, j0, j1, GradientRow{}, outs);
+  }
+
+  // DESIGN.md §3 depths of this variant, the larger of its operations':
+  // - features: each of a row's A accumulators adds ceil(d / (A W)) products plus the tail
+  //   vector, haddp and the A-way join are a tree of depth log2(A W); then y is subtracted,
+  //   and the perturbed sums add dp x_ij: + 2.
+  // - batch: the loss adds ceil(b / W) squares per lane, then hadd (log2 W). A column sweep
+  //   adds per row block ceil(n / S) terms per set and log2 S <= 3 to join the sets; over
+  //   blocks of >= 16 rows that is at most b, plus 3 for a short last block. The packed sweep
+  //   adds ceil(b / (P S)) + 1 per set (P S >= 2), joins sets and segments (<= 3 + 4), adds
+  //   into out (1), then up to W - 1 rows (+ 3) go through the general sweep.
+  static SumDepths depths(std::size_t b, std::size_t d) {
+    const double features = static_cast<double>(ceil_div(d, A * W) + 1 + ceil_log2(A * W) + 2);
+    const std::size_t loss = ceil_div(b, W) + ceil_log2(W), sweep = b + 3,
+                      packed = ceil_div(b, 2) + 1 + 7 + 1 + (W - 1) + 3;
+    const std::size_t batch = loss > sweep ? loss : sweep;
+    return {static_cast<double>(batch > packed ? batch : packed), features};
+  }
+};
+
+template <class Arch>
+struct SimdOn {
+  template <class T, class Acc>
+  using Ops = SimdOps<T, Acc, Arch>;
+  template <class T, class Acc>
+  using Kernel = Serial<SimdOps<T, Acc, Arch>>;
+};
+
+}  // namespace
+}  // namespace numgrad::detail
