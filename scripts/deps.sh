@@ -22,3 +22,18 @@ numgrad_require_packages() {
 # What building and testing needs.
 NUMGRAD_BUILD_PACKAGES=(g++ cmake make libgtest-dev libbenchmark-dev libtbb-dev libxsimd-dev
   xtl-dev libeigen3-dev libopenblas-dev)
+
+# What scripts/bench.sh needs beyond the build: numpy and matplotlib for /usr/bin/python3
+# (the report and its plots; DESIGN.md §5: the pyenv python3 cannot see these).
+NUMGRAD_BENCH_PACKAGES=(python3-numpy python3-matplotlib)
+
+# Prints the first interpreter that imports every module named (default: numpy matplotlib),
+# preferring Debian's /usr/bin/python3; returns 1 and prints nothing when none does.
+numgrad_find_python() {
+  local mods=${*:-numpy matplotlib} py
+  for py in /usr/bin/python3 python3 python; do
+    command -v "$py" >/dev/null 2>&1 || continue
+    "$py" -c "import ${mods// /, }" >/dev/null 2>&1 && { command -v "$py"; return 0; }
+  done
+  return 1
+}
