@@ -1,0 +1,357 @@
+// Mini-batch SGD over any kernel (numgrad/train.hpp) and the long-double least-squares
+// solution it is compared with. Everything is validated before the first epoch; inside the
+// loop the kernel's unchecked functions are called directly, as the validated API would after
+// its checks, so nothing allocates or throws per batch.
+#include "numgrad/train.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <type_traits>
+
+// threads.hpp arrives with the parallel kernels; until then only the sign is checked here.
+#if __has_include("numgrad/threads.hpp")
+#include "numgrad/threads.hpp"
+#define NUMGRAD_TRAIN_HAS_THREADS 1
+#endif
+
+namespace numgrad {
+
+namespace {
+
+// Numbers in messages in their shortest round-trip form: "lr=0.1", not 0.10000000000000001.
+template <class V>
+void put(std::ostringstream& out, const V& v) {
+  if constexpr (std::is_floating_point_v<V>) {
+    char buf[64];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<double>(v));
+    out << std::string_view(buf, ec == std::errc() ? end - buf : 0);
+  } else {
+    out << v;
+  }
+}
+
+template <class... Args>
+std::string cat(const Args&... args) {
+  std::ostringstream out;
+  (put(out, args), ...);
+  return out.str();
+}
+
+template <class... Args>
+[[noreturn]] void fail(const Args&... args) {
+  throw std::invalid_argument(cat(args...));
+}
+
+// A loss this many times the initial one means the iteration is running away; a converging
+// SGD never gets there (its loss is bounded by a small multiple of the initial one).
+constexpr double kDivergenceGrowth = 1e6;
+
+// Unbiased integer in [0, range) from a 64-bit engine (Lemire's multiply-and-reject).
+// std::uniform_int_distribution and std::shuffle are implementation-defined, so a seed
+// would name different orders with different standard libraries; this does not.
+std::uint64_t bounded(std::mt19937_64& rng, std::uint64_t range) {
+  unsigned __int128 m = static_cast<unsigned __int128>(rng()) * range;
+  auto low = static_cast<std::uint64_t>(m);
+  if (low < range) {
+    const std::uint64_t threshold = (0 - range) % range;
+    while (low < threshold) {
+      m = static_cast<unsigned __int128>(rng()) * range;
+      low = static_cast<std::uint64_t>(m);
+    }
+  }
+  return static_cast<std::uint64_t>(m >> 64);
+}
+
+// Each epoch's order comes from (seed, epoch) alone, not from the previous epochs, so a run
+// can be replayed from any epoch. splitmix64 decorrelates neighbouring seeds.
+std::uint64_t epoch_seed(std::uint64_t seed, std::size_t epoch) {
+  std::uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (epoch + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+template <class T>
+bool fits(double v) {
+  return std::isfinite(v) && std::fabs(v) <= static_cast<double>(std::numeric_limits<T>::max());
+}
+
+// True when every w_j +- h_j are two different numbers of type T, i.e. the kernel's achieved
+// step is nonzero (what the validated gradient() checks per call).
+template <class T>
+bool steps_move(const std::vector<T>& w, const std::vector<T>& h) {
+  for (std::size_t j = 0; j < w.size(); ++j) {
+    const T wp = w[j] + h[j], wm = w[j] - h[j];
+    if (!(wp > wm) || !std::isfinite(wp) || !std::isfinite(wm)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view name(StopReason r) {
+  switch (r) {
+    case StopReason::epochs:
+      return "epochs";
+    case StopReason::converged:
+      return "converged";
+    case StopReason::diverged:
+      return "diverged";
+  }
+  return "?";
+}
+
+void validate(const TrainOptions& o) {
+  if (o.batch == 0) fail("batch=0: a batch needs at least one row");
+  if (o.epochs == 0) fail("epochs=0: need at least one epoch");
+  if (!(o.lr > 0) || !std::isfinite(o.lr)) fail("lr=", o.lr, ": must be positive and finite");
+  if (!(o.decay >= 0) || !std::isfinite(o.decay))
+    fail("decay=", o.decay, ": must be finite and >= 0");
+  if (!(o.momentum >= 0 && o.momentum < 1)) fail("momentum=", o.momentum, ": must be in [0, 1)");
+  if (!(o.tol >= 0) || !std::isfinite(o.tol)) fail("tol=", o.tol, ": must be finite and >= 0");
+  if (o.exec.threads < 0) fail("threads=", o.exec.threads, ": must be >= 0 (0 = default)");
+#ifdef NUMGRAD_TRAIN_HAS_THREADS
+  if (o.exec.threads > kMaxThreads)
+    fail("threads=", o.exec.threads, ": must be at most ", kMaxThreads);
+  // A bad NUMGRAD_THREADS would otherwise surface from the first parallel kernel call.
+  if (o.exec.threads == 0) default_threads();
+#endif
+  if (o.step.rule == StepRule::fixed && (!(o.step.h > 0) || !std::isfinite(o.step.h)))
+    fail("step=fixed:", o.step.h, ": h must be positive and finite");
+  for (std::size_t j = 0; j < o.initial_weights.size(); ++j)
+    if (!std::isfinite(o.initial_weights[j]))
+      fail("initial_weights[", j, "]=", o.initial_weights[j], " is not finite");
+}
+
+template <class T>
+TrainResult train(const Kernel& k, const Dataset<T>& data, const TrainOptions& o,
+                  const std::function<void(const EpochReport&)>& on_epoch) {
+  validate(o);
+  if (k.elem != dtype_of<T>)
+    fail("kernel: '", k.id, "' takes ", name(k.elem), " data, the dataset is ", name(dtype_of<T>));
+  if (!k.is_supported())
+    throw std::runtime_error("kernel: '" + k.id + "' is not supported on this CPU");
+  const KernelFns<T>& fns = k.fns<T>();
+  if (fns.loss == nullptr || fns.gradient == nullptr || fns.analytic_gradient == nullptr)
+    fail("kernel: '", k.id, "' has no ", name(dtype_of<T>), " functions");
+  if (data.n == 0) fail("data: no rows (n=0)");
+  const BatchView<T> all = data.all();  // throws for d = 0 or ld < d via validate_batch
+  validate_batch(all);
+  if (const std::string bad = find_non_finite(all); !bad.empty())
+    fail("data: non-finite value at ", bad, " (n=", data.n, ", d=", data.d, ")");
+  const std::size_t n = data.n, d = data.d, ld = data.ld;
+
+  std::vector<T> w(d, T(0));
+  if (!o.initial_weights.empty()) {
+    if (o.initial_weights.size() != d)
+      fail("initial_weights: length ", o.initial_weights.size(), ", expected d=", d);
+    for (std::size_t j = 0; j < d; ++j) {
+      if (!fits<T>(o.initial_weights[j]))
+        fail("initial_weights[", j, "]=", o.initial_weights[j], " does not fit ",
+             name(dtype_of<T>));
+      w[j] = static_cast<T>(o.initial_weights[j]);
+    }
+  }
+
+  // Everything the loop touches is allocated here, once per call: the shuffled copy of the
+  // data (kernels want contiguous rows, and a gather per batch would also be a copy, just a
+  // slower one), the permutation, steps, gradient and velocity.
+  AlignedBuffer<T> xs(n * ld), ys(n);
+  const BatchView<T> shuffled{xs.data(), ys.data(), n, d, ld};
+  std::vector<std::size_t> order(n);
+  std::vector<T> h(d, T(0));
+  std::vector<double> g(d, 0.0), v(d, 0.0);
+  const bool analytic = o.use_analytic || k.algorithm == Algorithm::analytic;
+  const std::size_t b = std::min(o.batch, n);
+  const std::size_t batches = (n + b - 1) / b;
+
+  TrainResult result;
+  result.initial_loss = fns.loss(all, w.data(), o.exec);
+  result.final_loss = result.initial_loss;
+  const double runaway =
+      kDivergenceGrowth * std::max(result.initial_loss, std::numeric_limits<double>::min());
+  auto diverge = [&](std::size_t epoch, const std::string& what) {
+    result.stop = StopReason::diverged;
+    result.message = cat("training diverged in epoch ", epoch, ": ", what, " (initial loss ",
+                         result.initial_loss, ", lr=", o.lr,
+                         "); try a smaller learning rate, or standardize the features");
+  };
+  if (!std::isfinite(result.initial_loss)) {
+    diverge(0, "the loss at the initial weights is not finite");
+    result.weights.assign(w.begin(), w.end());
+    return result;
+  }
+
+  double previous = result.initial_loss;
+  using clock = std::chrono::steady_clock;
+  for (std::size_t epoch = 0; epoch < o.epochs && result.stop != StopReason::diverged; ++epoch) {
+    const double lr = o.lr / (1.0 + o.decay * static_cast<double>(epoch));
+    const auto t0 = clock::now();
+
+    // Fisher-Yates from the identity, then one gather into the reused buffer.
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::mt19937_64 rng(epoch_seed(o.seed, epoch));
+    for (std::size_t i = n - 1; i > 0; --i) std::swap(order[i], order[bounded(rng, i + 1)]);
+    for (std::size_t i = 0; i < n; ++i) {
+      std::memcpy(xs.data() + i * ld, data.x.data() + order[i] * ld, d * sizeof(T));
+      ys[i] = data.y[order[i]];
+    }
+
+    bool bad_update = false;
+    for (std::size_t r0 = 0; r0 < n && !bad_update; r0 += b) {
+      const std::size_t rows = std::min(b, n - r0);
+      const BatchView<T> batch = shuffled.rows_range(r0, r0 + rows);
+      if (analytic) {
+        fns.analytic_gradient(batch, w.data(), g.data(), o.exec);
+      } else {
+        // Steps are refreshed once per epoch, on its first batch: the data-aware step costs a
+        // pass over the batch in double, which per batch would cost more than a fast
+        // residual kernel itself. Its optimum is broad (a step k times off raises the
+        // rounding error by (k + 1/k) / 2), so a step from the epoch's start stays within a
+        // small factor of the best while the loss falls within the epoch, far below the
+        // sampling noise of SGD. When w has moved so far that a step no longer changes w_j
+        // in T, the steps are recomputed on the spot (fixed steps cannot be, and fail).
+        if (r0 == 0 || !steps_move(w, h)) {
+          make_steps<T>(o.step, batch, w, h);
+          if (!steps_move(w, h))
+            fail("step=", to_string(o.step), ": no longer moves every weight in ",
+                 name(dtype_of<T>), " (epoch ", epoch + 1,
+                 "); use a larger fixed step, or relative or auto");
+        }
+        fns.gradient(batch, w.data(), h.data(), g.data(), o.exec);
+      }
+      // The partial last batch's mean gradient is weighted by rows / b, so that every row of
+      // the epoch moves w by the same amount; a full step would give its few rows up to b
+      // times the weight of the others.
+      const double scale = static_cast<double>(rows) / static_cast<double>(b);
+      for (std::size_t j = 0; j < d; ++j) {
+        v[j] = o.momentum * v[j] + scale * g[j];
+        const double next = static_cast<double>(w[j]) - lr * v[j];
+        if (!fits<T>(next)) {
+          bad_update = true;
+          diverge(epoch + 1, cat("weight ", j, " became ", next, " at row ", r0));
+          break;
+        }
+        w[j] = static_cast<T>(next);
+      }
+      if (o.on_batch) o.on_batch(epoch + 1, r0 + rows);
+    }
+    const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
+    if (bad_update) break;
+
+    EpochReport rep;
+    rep.epoch = epoch + 1;
+    rep.epochs = o.epochs;
+    rep.loss = fns.loss(all, w.data(), o.exec);
+    rep.lr = lr;
+    rep.seconds = seconds;
+    rep.rows_per_second = seconds > 0 ? static_cast<double>(n) / seconds : 0.0;
+    rep.batches = batches;
+    result.history.push_back(rep);
+    result.final_loss = rep.loss;
+    result.epochs_run = epoch + 1;
+    if (on_epoch) on_epoch(rep);
+
+    if (!std::isfinite(rep.loss) || rep.loss > runaway) {
+      diverge(epoch + 1, cat("loss ", rep.loss, std::isfinite(rep.loss) ? " grew over 1e6x" : ""));
+    } else if (o.tol > 0 && std::fabs(previous - rep.loss) <= o.tol * previous) {
+      result.stop = StopReason::converged;
+      result.message = cat("converged: loss changed by ", std::fabs(previous - rep.loss),
+                           " <= tol=", o.tol, " times ", previous, " in epoch ", epoch + 1);
+      break;
+    }
+    previous = rep.loss;
+  }
+  result.weights.assign(w.begin(), w.end());
+  return result;
+}
+
+template <class T>
+LeastSquares least_squares(const Dataset<T>& data) {
+  if (data.n == 0) fail("least_squares: no rows (n=0)");
+  const BatchView<T> all = data.all();
+  validate_batch(all);
+  const std::size_t n = data.n, d = data.d;
+  using LD = long double;
+  // Upper triangle of X^T X and X^T y, plain long-double sums: relative error up to n 2^-64
+  // (5e-14 at n = 1e6). It moves the solution by cond(X^T X) times that, and the loss, which
+  // is at its minimum, only by the square.
+  std::vector<LD> a(d * d, 0.0L), rhs(d, 0.0L), x(d);
+  for (std::size_t i = 0; i < n; ++i) {
+    const T* row = all.row(i);
+    for (std::size_t j = 0; j < d; ++j) x[j] = static_cast<LD>(row[j]);
+    const LD yi = static_cast<LD>(all.y[i]);
+    for (std::size_t j = 0; j < d; ++j) {
+      LD* aj = a.data() + j * d;
+      for (std::size_t k2 = j; k2 < d; ++k2) aj[k2] += x[j] * x[k2];
+      rhs[j] += x[j] * yi;
+    }
+  }
+  // Cholesky A = R^T R (R upper, stored over a), dropping dependent columns: a pivot that
+  // lost all but ~1e-16 of its diagonal marks a column the others (almost) span, where the
+  // f64 answer would be noise anyway; its weight is fixed at 0 and the rest still minimise.
+  const LD tol = 1e3L * static_cast<LD>(d) * std::numeric_limits<LD>::epsilon();
+  std::vector<bool> kept(d, false);
+  LeastSquares out;
+  for (std::size_t j = 0; j < d; ++j) {
+    LD s = a[j * d + j];
+    for (std::size_t k2 = 0; k2 < j; ++k2)
+      if (kept[k2]) s -= a[k2 * d + j] * a[k2 * d + j];
+    if (!(s > tol * a[j * d + j])) continue;
+    kept[j] = true;
+    ++out.rank;
+    const LD rjj = std::sqrt(s);
+    a[j * d + j] = rjj;
+    for (std::size_t c = j + 1; c < d; ++c) {
+      LD t = a[j * d + c];
+      for (std::size_t k2 = 0; k2 < j; ++k2)
+        if (kept[k2]) t -= a[k2 * d + j] * a[k2 * d + c];
+      a[j * d + c] = t / rjj;
+    }
+  }
+  // R^T z = rhs, then R w = z, over the kept columns only.
+  std::vector<LD> z(d, 0.0L), wl(d, 0.0L);
+  for (std::size_t j = 0; j < d; ++j) {
+    if (!kept[j]) continue;
+    LD t = rhs[j];
+    for (std::size_t k2 = 0; k2 < j; ++k2)
+      if (kept[k2]) t -= a[k2 * d + j] * z[k2];
+    z[j] = t / a[j * d + j];
+  }
+  for (std::size_t j = d; j-- > 0;) {
+    if (!kept[j]) continue;
+    LD t = z[j];
+    for (std::size_t c = j + 1; c < d; ++c)
+      if (kept[c]) t -= a[j * d + c] * wl[c];
+    wl[j] = t / a[j * d + j];
+  }
+  out.weights.assign(wl.begin(), wl.end());
+  // The loss from the data, not from the normal equations (y^T y - w^T X^T y cancels badly).
+  LD sum = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const T* row = all.row(i);
+    LD r = -static_cast<LD>(all.y[i]);
+    for (std::size_t j = 0; j < d; ++j) r += static_cast<LD>(row[j]) * wl[j];
+    sum += r * r;
+  }
+  out.loss = static_cast<double>(sum / static_cast<LD>(n));
+  return out;
+}
+
+#define NUMGRAD_INSTANTIATE_TRAIN(T)                                                   \
+  template TrainResult train<T>(const Kernel&, const Dataset<T>&, const TrainOptions&, \
+                                const std::function<void(const EpochReport&)>&);       \
+  template LeastSquares least_squares<T>(const Dataset<T>&);
+NUMGRAD_INSTANTIATE_TRAIN(float)
+NUMGRAD_INSTANTIATE_TRAIN(double)
+#undef NUMGRAD_INSTANTIATE_TRAIN
+
+}  // namespace numgrad
