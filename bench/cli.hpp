@@ -1,0 +1,182 @@
+// Shared pieces of the `numgrad` command-line tool: the subcommand entry points, option
+// parsing with one-line errors, aligned tables, a small JSON writer, and the synthetic/CSV
+// problem every numerical subcommand runs on. Each subcommand lives in its own cli_*.cpp;
+// main (cli_main.cpp) dispatches and turns every exception into one stderr line and exit 2.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "numgrad/data.hpp"
+#include "numgrad/kernel.hpp"
+#include "numgrad/step.hpp"
+
+namespace numgrad::cli {
+
+// Exit codes shared by every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;  // the tool ran, and a check failed (verify)
+inline constexpr int kExitUsage = 2;   // bad input: options, files, data
+
+// Bad input from the user. main prints "numgrad: <what>" and exits 2, as it does for any
+// std::exception (the library reports bad arguments as std::invalid_argument).
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// --- Options -------------------------------------------------------------------------------
+
+struct OptionSpec {
+  std::string name;   // without the leading "--"
+  std::string value;  // placeholder shown in help ("N", "FILE"); empty for a flag
+  std::string help;   // one or more lines; the default, if any, is part of the text
+};
+
+// Parsed "--name value", "--name=value" and "--flag" arguments of one subcommand. Every
+// lookup converts and checks the text, throwing UsageError that names the option.
+class Options {
+ public:
+  // Throws UsageError for an unknown option, a missing value, a value given to a flag, a
+  // positional argument, or an option given twice. `--help`/`-h` sets help().
+  Options(std::string command, const std::vector<OptionSpec>& specs, int argc, char** argv);
+
+  bool help() const { return help_; }
+  bool has(const std::string& name) const { return values_.count(name) != 0; }
+  std::string str(const std::string& name, const std::string& fallback = "") const;
+  std::size_t size(const std::string& name, std::size_t fallback, std::size_t min = 1) const;
+  std::int64_t integer(const std::string& name, std::int64_t fallback) const;
+  std::uint64_t seed(const std::string& name, std::uint64_t fallback) const;
+  double real(const std::string& name, double fallback) const;
+  // The arguments as given, for rebuilding a command line (e.g. to rerun failing rows).
+  const std::vector<std::pair<std::string, std::string>>& given() const { return order_; }
+  const std::string& command() const { return command_; }
+
+ private:
+  std::string command_;
+  std::map<std::string, std::string> values_;
+  std::vector<std::pair<std::string, std::string>> order_;
+  bool help_ = false;
+};
+
+// "Usage:" line, description paragraphs and the option list, as `numgrad CMD --help` prints.
+void print_help(std::ostream& out, std::string_view usage, std::string_view description,
+                const std::vector<OptionSpec>& specs);
+
+// Quotes a word for a POSIX shell when it needs it (for printed rerun commands).
+std::string shell_quote(std::string_view word);
+
+// --- Output --------------------------------------------------------------------------------
+
+// Fixed-width text table: columns sized to their widest cell, numbers right-aligned.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header, std::vector<bool> right_aligned = {});
+  void row(std::vector<std::string> cells);
+  void print(std::ostream& out) const;
+
+ private:
+  std::vector<std::string> header_;
+  std::vector<bool> right_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// Number formatting for tables: %.*g, and "-" for NaN (a value that does not apply).
+std::string fmt(double v, int digits = 3);
+
+// Minimal streaming JSON writer: objects, arrays, strings, numbers (full precision;
+// non-finite numbers become null, which JSON cannot otherwise express), booleans.
+class Json {
+ public:
+  explicit Json(std::ostream& out) : out_(out) {}
+  Json& begin_object(std::string_view key = {});
+  Json& end_object();
+  Json& begin_array(std::string_view key = {});
+  Json& end_array();
+  Json& value(std::string_view key, double v);
+  Json& value(std::string_view key, std::int64_t v);
+  Json& value(std::string_view key, std::size_t v) {
+    return value(key, static_cast<std::int64_t>(v));
+  }
+  Json& value(std::string_view key, int v) { return value(key, static_cast<std::int64_t>(v)); }
+  Json& value(std::string_view key, bool v);
+  Json& value(std::string_view key, std::string_view v);
+  Json& value(std::string_view key, const char* v) { return value(key, std::string_view(v)); }
+  Json& numbers(std::string_view key, const std::vector<double>& v);
+
+ private:
+  void prefix(std::string_view key);
+  void raw_string(std::string_view s);
+  std::ostream& out_;
+  std::vector<bool> first_{true};  // one entry per open container
+};
+
+// Opens FILE for writing ("-" is stdout) and hands the stream to `write`; throws UsageError
+// naming the file when it cannot be opened or written.
+void write_output(const std::string& path, const std::function<void(std::ostream&)>& write);
+
+// --- Problems ------------------------------------------------------------------------------
+
+// Options that describe a problem (shared by verify and sweep-h) and the step option.
+std::vector<OptionSpec> problem_option_specs(bool with_dtype_all);
+OptionSpec step_option_spec(std::string_view default_text);
+StepPolicy step_policy(const Options& opts);
+
+// One problem in one element type: the dataset, the batch the kernels see, the weights.
+template <class T>
+struct Problem {
+  Dataset<T> data;
+  BatchView<T> batch;
+  std::vector<T> w;
+};
+
+// What the problem options say, resolved; `describe()` is the line printed above results.
+struct ProblemSpec {
+  std::string csv;  // empty: synthetic
+  std::string target;
+  std::string weights_file;
+  bool intercept = false;
+  std::string dist = "normal";  // normal | lognormal | nearfit
+  std::size_t n = 4096, d = 64, b = 1024;
+  double sigma = 2.0;     // lognormal column-scale spread
+  double perturb = 1e-3;  // nearfit: w = w* + perturb * N(0, 1)
+  std::uint64_t seed = 1;
+  std::string describe() const;
+};
+ProblemSpec problem_spec(const Options& opts);
+
+// Builds the problem in type T (the same seed gives the same problem in f32 and f64, up to
+// storage rounding). Checks the batch for non-finite values and the weight count; throws
+// UsageError naming the offending value or file.
+template <class T>
+Problem<T> make_problem(const ProblemSpec& spec);
+
+// Reads weights: one number per line, or one row of numbers separated by commas or
+// whitespace; an optional header line of names and "name,value" lines (as written next to
+// feature names) are accepted. Throws UsageError ("FILE:LINE:COL: ...") on anything else and
+// when the count differs from the number of `features` (named in the message).
+std::vector<double> read_weights(const std::string& path, const std::vector<std::string>& features);
+
+// The kernel with this id, checked to be runnable here (UsageError listing valid ids).
+const Kernel& kernel_by_id(const std::string& id);
+
+// Thread count Exec{0} means in this process (NUMGRAD_THREADS, else the hardware's).
+int default_thread_count();
+
+// --- Subcommands ---------------------------------------------------------------------------
+// Each takes the arguments after the subcommand name (argv[0] is the subcommand).
+
+int cmd_info(int argc, char** argv);
+int cmd_verify(int argc, char** argv);
+int cmd_grad(int argc, char** argv);
+int cmd_sweep_h(int argc, char** argv);
+// Implemented in cli_train.cpp (issue 7); dispatched only when cli_train.hpp exists.
+int cmd_train(int argc, char** argv);
+
+}  // namespace numgrad::cli

@@ -1,0 +1,155 @@
+// Entry point of the `numgrad` tool: the subcommand table, `numgrad --help`, `numgrad info`,
+// and the one place that turns any exception into a single "numgrad: ..." line on stderr and
+// exit status 2, so that bad input never ends in a crash or a stack of messages.
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <new>
+#include <string_view>
+
+#include "cli.hpp"
+#include "numgrad/isa.hpp"
+#include "numgrad/registry.hpp"
+
+// `numgrad train` (issue 7) lives in cli_train.cpp; its header announces that it is built.
+// Until both exist (the .cpp is checked too, so a header written first cannot break the
+// link) the tool simply has no train subcommand, instead of a stub that pretends.
+#if __has_include("cli_train.hpp") && __has_include("cli_train.cpp")
+#include "cli_train.hpp"
+#define NUMGRAD_CLI_HAS_TRAIN 1
+#endif
+
+namespace numgrad::cli {
+namespace {
+
+struct Subcommand {
+  std::string_view name;
+  int (*run)(int argc, char** argv);
+  std::string_view summary;
+};
+
+constexpr Subcommand kSubcommands[] = {
+    {"info", cmd_info, "instruction sets, default threads, and the kernel table"},
+    {"verify", cmd_verify, "every kernel against the high-precision reference (exit 1 on failure)"},
+    {"grad", cmd_grad, "loss, central-difference and analytic gradient for your CSV and weights"},
+    {"sweep-h", cmd_sweep_h, "central/forward-difference error against the step h = 2^k"},
+#ifdef NUMGRAD_CLI_HAS_TRAIN
+    {"train", cmd_train, "mini-batch SGD with any kernel's gradient on CSV or synthetic data"},
+#endif
+};
+
+void print_main_help(std::ostream& out) {
+  out << "Usage: numgrad COMMAND [options]   (numgrad COMMAND --help for its options)\n\n"
+         "The MSE loss of a linear model and its central-difference gradient: check the\n"
+         "kernels of this build against a high-precision reference, on synthetic data or\n"
+         "your own CSV.\n\nCommands:\n";
+  for (const Subcommand& s : kSubcommands) {
+    out << "  " << s.name << std::string(10 - s.name.size(), ' ') << s.summary << "\n";
+  }
+  out << "\nExit status: 0 success, 1 a check failed (verify), 2 bad input.\n"
+         "Environment: NUMGRAD_THREADS (default thread count), NUMGRAD_ISA=sse2|avx2|avx512\n"
+         "(cap the instruction set, to see how an older CPU would fare).\n";
+}
+
+std::string yes_no(bool b) {
+  return b ? "yes" : "no";
+}
+
+}  // namespace
+
+int cmd_info(int argc, char** argv) {
+  const std::vector<OptionSpec> specs = {
+      {"json", "FILE", "also write the information as JSON (- for stdout)"}};
+  const Options opts("info", specs, argc, argv);
+  if (opts.help()) {
+    print_help(std::cout, "numgrad info [--json FILE]",
+               "What this binary and this CPU offer: the instruction sets compiled in and\n"
+               "usable here (NUMGRAD_ISA caps them), the default thread count (NUMGRAD_THREADS,\n"
+               "else the hardware threads), and every registered kernel.",
+               specs);
+    return kExitOk;
+  }
+  const char* cap = std::getenv("NUMGRAD_ISA");
+  std::cout << "instruction sets (compiled in: usable here):";
+  for (Isa i : compiled_isas()) std::cout << " " << name(i) << ":" << yes_no(isa_available(i));
+  std::cout << "\nbest usable: " << name(best_isa())
+            << (cap && *cap ? " (NUMGRAD_ISA=" + std::string(cap) + ")" : std::string()) << "\n";
+  const char* env_threads = std::getenv("NUMGRAD_THREADS");
+  std::cout << "default threads: " << default_thread_count()
+            << (env_threads && *env_threads ? " (NUMGRAD_THREADS)" : " (hardware)") << "\n\n";
+
+  Table table({"kernel", "elem", "acc", "algorithm", "axis", "isa", "deterministic", "supported"},
+              std::vector<bool>(8, false));
+  std::size_t supported = 0;
+  for (const Kernel& k : registry()) {
+    table.row({k.id, std::string(name(k.elem)), std::string(name(k.acc)),
+               std::string(name(k.algorithm)), std::string(name(k.axis)), std::string(name(k.isa)),
+               yes_no(k.deterministic), yes_no(k.is_supported())});
+    supported += k.is_supported();
+  }
+  table.print(std::cout);
+  std::cout << registry().size() << " kernels, " << supported << " supported here\n";
+
+  if (opts.has("json")) {
+    write_output(opts.str("json"), [&](std::ostream& out) {
+      Json j(out);
+      j.begin_object().begin_array("isas");
+      for (Isa i : compiled_isas())
+        j.begin_object().value("name", name(i)).value("available", isa_available(i)).end_object();
+      j.end_array().value("best_isa", name(best_isa()));
+      j.value("default_threads", default_thread_count()).begin_array("kernels");
+      for (const Kernel& k : registry()) {
+        j.begin_object()
+            .value("id", k.id)
+            .value("elem", name(k.elem))
+            .value("acc", name(k.acc))
+            .value("algorithm", name(k.algorithm))
+            .value("axis", name(k.axis))
+            .value("isa", name(k.isa))
+            .value("deterministic", k.deterministic)
+            .value("supported", k.is_supported())
+            .end_object();
+      }
+      j.end_array().end_object();
+    });
+  }
+  return kExitOk;
+}
+
+int run_main(int argc, char** argv) {
+  if (argc < 2) throw UsageError("no command given; run 'numgrad --help' for the list");
+  const std::string_view command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") {
+    print_main_help(std::cout);
+    return kExitOk;
+  }
+  // Bad NUMGRAD_ISA / NUMGRAD_THREADS values surface here, before any output, rather than
+  // halfway through a table.
+  (void)best_isa();
+  (void)default_thread_count();
+  for (const Subcommand& s : kSubcommands)
+    if (s.name == command) return s.run(argc - 1, argv + 1);
+  std::string names;
+  for (const Subcommand& s : kSubcommands)
+    names += (names.empty() ? "" : ", ") + std::string(s.name);
+  throw UsageError("unknown command '" + std::string(command) + "'; commands are " + names);
+}
+
+}  // namespace numgrad::cli
+
+int main(int argc, char** argv) {
+  try {
+    return numgrad::cli::run_main(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::cerr << "numgrad: out of memory (is the problem too large?)\n";
+  } catch (const std::exception& e) {
+    // One line whatever the message holds: newlines from a library message are folded.
+    std::string msg = e.what();
+    for (char& c : msg)
+      if (c == '\n' || c == '\r') c = ' ';
+    std::cerr << "numgrad: " << msg << "\n";
+  } catch (...) {
+    std::cerr << "numgrad: unexpected error\n";
+  }
+  return numgrad::cli::kExitUsage;
+}

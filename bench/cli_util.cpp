@@ -1,0 +1,450 @@
+// Option parsing, tables, JSON and small file readers for the `numgrad` tool (see cli.hpp).
+// Every failure here is a UsageError whose message names the option or FILE:LINE:COL, so
+// main can print it as the one line a user needs.
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "cli.hpp"
+#include "numgrad/registry.hpp"
+
+#if __has_include("numgrad/threads.hpp")
+#include "numgrad/threads.hpp"
+#define NUMGRAD_CLI_HAS_THREADS 1
+#endif
+
+namespace numgrad::cli {
+
+// --- Options -------------------------------------------------------------------------------
+
+Options::Options(std::string command, const std::vector<OptionSpec>& specs, int argc, char** argv)
+    : command_(std::move(command)) {
+  const std::string see = "; see 'numgrad " + command_ + " --help'";
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      help_ = true;
+      return;  // help wins over anything else on the line
+    }
+  }
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (!arg.starts_with("--") || arg.size() == 2)
+      throw UsageError("unexpected argument '" + std::string(arg) + "' for 'numgrad " + command_ +
+                       "'" + see);
+    const std::size_t eq = arg.find('=');
+    const std::string name(arg.substr(2, eq == std::string_view::npos ? arg.npos : eq - 2));
+    const auto spec = std::find_if(specs.begin(), specs.end(),
+                                   [&](const OptionSpec& s) { return s.name == name; });
+    if (spec == specs.end())
+      throw UsageError("unknown option '--" + name + "' for 'numgrad " + command_ + "'" + see);
+    if (values_.count(name)) throw UsageError("option --" + name + " given twice");
+    std::string value;
+    if (spec->value.empty()) {
+      if (eq != std::string_view::npos)
+        throw UsageError("option --" + name + " is a flag and takes no value");
+    } else if (eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+    } else {
+      // A following "--word" is another option, not this one's value (negative numbers
+      // start with a single '-', so --kmin -30 still works).
+      if (i + 1 >= argc || std::string_view(argv[i + 1]).starts_with("--"))
+        throw UsageError("option --" + name + " needs a value (" + spec->value + ")");
+      value = argv[++i];
+    }
+    values_[name] = value;
+    order_.emplace_back(name, value);
+  }
+}
+
+std::string Options::str(const std::string& name, const std::string& fallback) const {
+  const auto it = values_.find(name);
+  return it == values_.end() ? fallback : it->second;
+}
+
+namespace {
+
+template <class V>
+bool parse_whole(std::string_view s, V& v) {
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return !s.empty() && ec == std::errc() && ptr == s.data() + s.size();
+}
+
+// Accepts what strtod accepts for finite numbers (including 1e-3, 0x1p-10), rejecting
+// trailing junk, inf and nan.
+bool parse_real(std::string_view s, double& v) {
+  if (s.size() > 1 && s.front() == '+') s.remove_prefix(1);
+  const std::string text(s);
+  if (text.empty() || std::isspace(static_cast<unsigned char>(text.front()))) return false;
+  char* end = nullptr;
+  errno = 0;
+  v = std::strtod(text.c_str(), &end);
+  return end == text.c_str() + text.size() && errno == 0 && std::isfinite(v);
+}
+
+}  // namespace
+
+std::size_t Options::size(const std::string& name, std::size_t fallback, std::size_t min) const {
+  if (!has(name)) return fallback;
+  const std::string& s = values_.at(name);
+  std::size_t v = 0;
+  if (!parse_whole(std::string_view(s), v) || v < min)
+    throw UsageError("option --" + name + ": '" + s +
+                     "' is not a whole number >= " + std::to_string(min));
+  return v;
+}
+
+std::int64_t Options::integer(const std::string& name, std::int64_t fallback) const {
+  if (!has(name)) return fallback;
+  const std::string& s = values_.at(name);
+  std::int64_t v = 0;
+  if (!parse_whole(std::string_view(s), v))
+    throw UsageError("option --" + name + ": '" + s + "' is not a whole number");
+  return v;
+}
+
+std::uint64_t Options::seed(const std::string& name, std::uint64_t fallback) const {
+  if (!has(name)) return fallback;
+  const std::string& s = values_.at(name);
+  std::uint64_t v = 0;
+  if (!parse_whole(std::string_view(s), v))
+    throw UsageError("option --" + name + ": '" + s + "' is not a whole number >= 0");
+  return v;
+}
+
+double Options::real(const std::string& name, double fallback) const {
+  if (!has(name)) return fallback;
+  const std::string& s = values_.at(name);
+  double v = 0;
+  if (!parse_real(s, v))
+    throw UsageError("option --" + name + ": '" + s + "' is not a finite number");
+  return v;
+}
+
+void print_help(std::ostream& out, std::string_view usage, std::string_view description,
+                const std::vector<OptionSpec>& specs) {
+  out << "Usage: " << usage << "\n\n" << description << "\n";
+  if (specs.empty()) return;
+  out << "\nOptions:\n";
+  std::size_t width = 0;
+  std::vector<std::string> heads;
+  for (const OptionSpec& s : specs) {
+    heads.push_back("--" + s.name + (s.value.empty() ? "" : " " + s.value));
+    width = std::max(width, heads.back().size());
+  }
+  heads.push_back("--help");
+  for (std::size_t i = 0; i <= specs.size(); ++i) {
+    const std::string help = i < specs.size() ? specs[i].help : "this text";
+    std::istringstream lines(help);
+    std::string line;
+    bool first = true;
+    while (std::getline(lines, line)) {
+      out << "  " << (first ? heads[i] : "")
+          << std::string(width + 2 - (first ? heads[i].size() : 0), ' ') << line << "\n";
+      first = false;
+    }
+  }
+}
+
+std::string shell_quote(std::string_view word) {
+  const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-_./:=,+@%", c) != nullptr;
+  });
+  if (plain) return std::string(word);
+  std::string out = "'";
+  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// --- Output --------------------------------------------------------------------------------
+
+Table::Table(std::vector<std::string> header, std::vector<bool> right_aligned)
+    : header_(std::move(header)), right_(std::move(right_aligned)) {
+  // Default: the first column (a name) left, the rest (numbers) right.
+  if (right_.empty()) {
+    right_.assign(header_.size(), true);
+    if (!right_.empty()) right_[0] = false;
+  }
+}
+
+void Table::row(std::vector<std::string> cells) {
+  cells.resize(header_.size());
+  rows_.push_back(std::move(cells));
+}
+
+void Table::print(std::ostream& out) const {
+  std::vector<std::size_t> width(header_.size());
+  for (std::size_t c = 0; c < header_.size(); ++c) {
+    width[c] = header_[c].size();
+    for (const auto& r : rows_) width[c] = std::max(width[c], r[c].size());
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string s;
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+      const std::string pad(width[c] - cells[c].size(), ' ');
+      if (c > 0) s += "  ";
+      s += right_[c] ? pad + cells[c] : cells[c] + pad;
+    }
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    out << s << "\n";
+  };
+  line(header_);
+  std::vector<std::string> rule;
+  for (std::size_t w : width) rule.push_back(std::string(w, '-'));
+  line(rule);
+  for (const auto& r : rows_) line(r);
+}
+
+std::string fmt(double v, int digits) {
+  if (std::isnan(v)) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+  return buf;
+}
+
+void Json::prefix(std::string_view key) {
+  if (!first_.back()) out_ << ",";
+  if (first_.size() > 1) out_ << "\n" << std::string(2 * (first_.size() - 1), ' ');
+  first_.back() = false;
+  if (!key.empty()) {
+    raw_string(key);
+    out_ << ": ";
+  }
+}
+
+void Json::raw_string(std::string_view s) {
+  out_ << '"';
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out_ << '\\' << ch;
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out_ << buf;
+    } else {
+      out_ << ch;
+    }
+  }
+  out_ << '"';
+}
+
+Json& Json::begin_object(std::string_view key) {
+  prefix(key);
+  out_ << "{";
+  first_.push_back(true);
+  return *this;
+}
+
+Json& Json::end_object() {
+  const bool empty = first_.back();
+  first_.pop_back();
+  if (!empty) out_ << "\n" << std::string(2 * (first_.size() - 1), ' ');
+  out_ << "}";
+  if (first_.size() == 1) out_ << "\n";
+  return *this;
+}
+
+Json& Json::begin_array(std::string_view key) {
+  prefix(key);
+  out_ << "[";
+  first_.push_back(true);
+  return *this;
+}
+
+Json& Json::end_array() {
+  const bool empty = first_.back();
+  first_.pop_back();
+  if (!empty) out_ << "\n" << std::string(2 * (first_.size() - 1), ' ');
+  out_ << "]";
+  return *this;
+}
+
+Json& Json::value(std::string_view key, double v) {
+  prefix(key);
+  if (std::isfinite(v)) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    out_ << buf;
+  } else {
+    out_ << "null";
+  }
+  return *this;
+}
+
+Json& Json::value(std::string_view key, std::int64_t v) {
+  prefix(key);
+  out_ << v;
+  return *this;
+}
+
+Json& Json::value(std::string_view key, bool v) {
+  prefix(key);
+  out_ << (v ? "true" : "false");
+  return *this;
+}
+
+Json& Json::value(std::string_view key, std::string_view v) {
+  prefix(key);
+  raw_string(v);
+  return *this;
+}
+
+Json& Json::numbers(std::string_view key, const std::vector<double>& v) {
+  prefix(key);
+  out_ << "[";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) out_ << ", ";
+    if (std::isfinite(v[i])) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.17g", v[i]);
+      out_ << buf;
+    } else {
+      out_ << "null";
+    }
+  }
+  out_ << "]";
+  return *this;
+}
+
+void write_output(const std::string& path, const std::function<void(std::ostream&)>& write) {
+  if (path == "-") {
+    write(std::cout);
+    std::cout.flush();
+    return;
+  }
+  std::ofstream out(path);
+  if (!out) throw UsageError(path + ": cannot open for writing: " + std::strerror(errno));
+  write(out);
+  out.flush();
+  if (!out) throw UsageError(path + ": write failed");
+}
+
+// --- Weights -------------------------------------------------------------------------------
+
+std::vector<double> read_weights(const std::string& path,
+                                 const std::vector<std::string>& features) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError(path + ": cannot read weights: " + std::strerror(errno));
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  const std::string text = buf.str();
+
+  struct Field {
+    std::string text;
+    std::size_t col;
+  };
+  struct Line {
+    std::size_t number;
+    std::vector<Field> fields;
+  };
+  std::vector<Line> lines;
+  std::istringstream stream(text);
+  std::string raw;
+  for (std::size_t number = 1; std::getline(stream, raw); ++number) {
+    if (!raw.empty() && raw.back() == '\r') raw.pop_back();
+    if (number == 1 && raw.starts_with("\xEF\xBB\xBF")) raw.erase(0, 3);
+    const auto first = raw.find_first_not_of(" \t");
+    if (first == std::string::npos || raw[first] == '#') continue;
+    // Commas separate fields when present (names may contain spaces); otherwise whitespace.
+    const bool commas = raw.find(',') != std::string::npos;
+    Line line{number, {}};
+    std::size_t start = 0, col = 1;
+    while (start <= raw.size()) {
+      std::size_t end = commas ? raw.find(',', start) : raw.find_first_of(" \t", start);
+      if (end == std::string::npos) end = raw.size();
+      std::string f = raw.substr(start, end - start);
+      f.erase(0, f.find_first_not_of(" \t\""));
+      f.erase(f.find_last_not_of(" \t\"") + 1);
+      if (commas || !f.empty()) line.fields.push_back({f, col++});
+      start = end + 1;
+    }
+    lines.push_back(std::move(line));
+  }
+  auto is_number = [](const std::string& s) {
+    double v;
+    return parse_real(s, v);
+  };
+  auto number = [&](const Line& l, const Field& f) {
+    double v = 0;
+    if (!parse_real(f.text, v))
+      throw UsageError(path + ":" + std::to_string(l.number) + ":" + std::to_string(f.col) + ": '" +
+                       f.text.substr(0, 40) + "' is not a finite number");
+    return v;
+  };
+  // A first line without any number is a header of names.
+  if (!lines.empty() && std::none_of(lines[0].fields.begin(), lines[0].fields.end(),
+                                     [&](const Field& f) { return is_number(f.text); }))
+    lines.erase(lines.begin());
+
+  std::vector<double> w;
+  if (lines.size() == 1 && lines[0].fields.size() > 1 &&
+      !(lines[0].fields.size() == 2 && !is_number(lines[0].fields[0].text))) {
+    for (const Field& f : lines[0].fields) w.push_back(number(lines[0], f));  // one row
+  } else {
+    for (const Line& l : lines) {
+      // "value" or "name,value"
+      if (l.fields.size() == 1 || (l.fields.size() == 2 && !is_number(l.fields[0].text))) {
+        w.push_back(number(l, l.fields.back()));
+      } else {
+        throw UsageError(path + ":" + std::to_string(l.number) +
+                         ":1: expected one number per "
+                         "line, 'name,number', or all weights on one row; got " +
+                         std::to_string(l.fields.size()) + " fields");
+      }
+    }
+  }
+  if (w.size() != features.size()) {
+    std::string names;
+    for (std::size_t j = 0; j < features.size() && j < 12; ++j)
+      names += (j ? ", " : "") + features[j];
+    if (features.size() > 12) names += ", ...";
+    throw UsageError(path + ": " + std::to_string(w.size()) + " weights, but the data has d=" +
+                     std::to_string(features.size()) + " features (" + names + ")");
+  }
+  return w;
+}
+
+// --- Kernels and threads -------------------------------------------------------------------
+
+const Kernel& kernel_by_id(const std::string& id) {
+  const Kernel* k = nullptr;
+  try {
+    k = &find_kernel(id);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  if (!k->is_supported()) {
+    const char* cap = std::getenv("NUMGRAD_ISA");
+    throw UsageError(
+        "kernel '" + id + "' needs " + std::string(name(k->isa)) + ", which this CPU" +
+        (cap && *cap ? " (with NUMGRAD_ISA=" + std::string(cap) + ")" : std::string()) +
+        " cannot run; 'numgrad info' lists the kernels supported here");
+  }
+  return *k;
+}
+
+int default_thread_count() {
+#ifdef NUMGRAD_CLI_HAS_THREADS
+  return default_threads();
+#else
+  // Same rule threads.hpp will state: NUMGRAD_THREADS, else the hardware's thread count.
+  if (const char* env = std::getenv("NUMGRAD_THREADS"); env != nullptr && *env != '\0') {
+    int v = 0;
+    if (!parse_whole(std::string_view(env), v) || v < 1)
+      throw UsageError("NUMGRAD_THREADS='" + std::string(env) + "' is not a whole number >= 1");
+    return v;
+  }
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+#endif
+}
+
+}  // namespace numgrad::cli
