@@ -14,6 +14,13 @@ extern const FamilyFns scalar_family;
 extern const FamilyFns autovec_sse2_family, autovec_avx2_family, autovec_avx512_family;
 extern const FamilyFns simd_sse2_family, simd_avx2_family, simd_avx512_family, simd_auto_family;
 bool simd_auto_supported();
+extern const FamilyFns tbb_weights_scalar_family, tbb_samples_scalar_family, tbb_both_scalar_family;
+extern const FamilyFns tbb_weights_simd_sse2_family, tbb_samples_simd_sse2_family,
+    tbb_both_simd_sse2_family;
+extern const FamilyFns tbb_weights_simd_avx2_family, tbb_samples_simd_avx2_family,
+    tbb_both_simd_avx2_family;
+extern const FamilyFns tbb_weights_simd_avx512_family, tbb_samples_simd_avx512_family,
+    tbb_both_simd_avx512_family;
 
 namespace {
 
@@ -58,6 +65,31 @@ std::vector<Kernel> build() {
              {"simd.avx512", Axis::serial, Isa::avx512, true, &isa_supported<Isa::avx512>});
   add_family(v, simd_auto_family,
              {"simd.auto", Axis::serial, Isa::dispatch, true, &simd_auto_supported});
+  add_family(v, tbb_weights_scalar_family,
+             {"tbb.weights.scalar", Axis::weights, Isa::none, true, nullptr});
+  add_family(v, tbb_samples_scalar_family,
+             {"tbb.samples.scalar", Axis::samples, Isa::none, true, nullptr});
+  add_family(v, tbb_both_scalar_family, {"tbb.both.scalar", Axis::both, Isa::none, true, nullptr});
+  add_family(v, tbb_weights_simd_sse2_family,
+             {"tbb.weights.simd.sse2", Axis::weights, Isa::sse2, true, &isa_supported<Isa::sse2>});
+  add_family(v, tbb_samples_simd_sse2_family,
+             {"tbb.samples.simd.sse2", Axis::samples, Isa::sse2, true, &isa_supported<Isa::sse2>});
+  add_family(v, tbb_both_simd_sse2_family,
+             {"tbb.both.simd.sse2", Axis::both, Isa::sse2, true, &isa_supported<Isa::sse2>});
+  add_family(v, tbb_weights_simd_avx2_family,
+             {"tbb.weights.simd.avx2", Axis::weights, Isa::avx2, true, &isa_supported<Isa::avx2>});
+  add_family(v, tbb_samples_simd_avx2_family,
+             {"tbb.samples.simd.avx2", Axis::samples, Isa::avx2, true, &isa_supported<Isa::avx2>});
+  add_family(v, tbb_both_simd_avx2_family,
+             {"tbb.both.simd.avx2", Axis::both, Isa::avx2, true, &isa_supported<Isa::avx2>});
+  add_family(
+      v, tbb_weights_simd_avx512_family,
+      {"tbb.weights.simd.avx512", Axis::weights, Isa::avx512, true, &isa_supported<Isa::avx512>});
+  add_family(
+      v, tbb_samples_simd_avx512_family,
+      {"tbb.samples.simd.avx512", Axis::samples, Isa::avx512, true, &isa_supported<Isa::avx512>});
+  add_family(v, tbb_both_simd_avx512_family,
+             {"tbb.both.simd.avx512", Axis::both, Isa::avx512, true, &isa_supported<Isa::avx512>});
   return v;
 }
 
