@@ -440,7 +440,7 @@ void add_context(const std::string& preset) {
   for (const char* f : {"sse2", "avx", "avx2", "fma", "avx512f", "avx512dq", "avx512bw", "avx512vl",
                         "avx512_bf16", "avx512_fp16", "amx_tile"})
     if (flags.find(std::string(" ") + f + " ") != std::string::npos)
-      isas += (isas.empty() ? "" : " ") + std::string(f);
+      isas.append(isas.empty() ? "" : " ").append(f);
   AddCustomContext("numgrad.cpu_isas", isas);
   AddCustomContext("numgrad.best_isa", std::string(name(best_isa())));
   AddCustomContext("numgrad.hardware_threads", std::to_string(hardware_threads()));
