@@ -412,6 +412,48 @@ void register_plan(bool full) {
   }
 }
 
+// The `scaling` preset: thread scaling where it can pay (b d = 2^20 and above), for the
+// parallel showcase families against their own serial inner kernel at one thread, with the
+// OpenBLAS peers at the same thread counts. Thread counts 1, 2, 4, ... and the hardware count.
+std::vector<int> scaling_threads() {
+  const int hw = hardware_threads();
+  std::set<int> t{hw};
+  for (int i = 1; i < hw; i *= 2) t.insert(i);
+  return {t.begin(), t.end()};
+}
+
+void register_scaling_plan() {
+  const KernelSets ks = select_kernels();
+  const std::vector<int> threads = scaling_threads();
+  const std::vector<int> one{1};
+  register_ceilings(threads);
+  struct Shape {
+    std::size_t b, d;
+  };
+  const Shape shapes[] = {{16384, 64}, {4096, 256}};
+  std::set<std::string> inner_prefixes;  // serial families the parallel showcase wraps
+  for (const Kernel* k : ks.all)
+    if (ks.showcase.count(family_prefix(k->id)) && k->axis != Axis::serial &&
+        types_suffix(k->id) == "f32") {
+      const std::string prefix = family_prefix(k->id);  // "tbb.<axis>.<inner>"
+      inner_prefixes.insert(prefix.substr(prefix.find('.', 4) + 1));
+      for (const Shape& s : shapes)
+        for (int t : threads) add_kernel(Family::grad, *k, s.b, s.d, t);
+    }
+  for (const Kernel* k : ks.all)
+    if (k->axis == Axis::serial && inner_prefixes.count(family_prefix(k->id)) &&
+        types_suffix(k->id) == "f32")
+      for (const Shape& s : shapes) add_kernel(Family::grad, *k, s.b, s.d, 1);
+  for (const Kernel* k : ks.loss_owner)
+    if (types_suffix(k->id) == "f32" &&
+        ((ks.showcase.count(family_prefix(k->id)) && k->axis != Axis::serial) ||
+         (k->axis == Axis::serial && inner_prefixes.count(family_prefix(k->id)))))
+      for (int t : k->axis == Axis::serial ? one : threads)
+        add_kernel(Family::loss, *k, 1 << 20, 64, t);
+  register_peer_loss(DType::f32, 1 << 20, 64, threads);
+  for (const Shape& s : shapes) register_peer_analytic(DType::f32, s.b, s.d, threads);
+}
+
 // --- Context: what the report header records ------------------------------------------------
 
 std::string cpu_field(const std::string& key) {
@@ -581,9 +623,10 @@ int main(int argc, char** argv) {
       preset = a.substr(9);
     } else if (a == "--help" || a == "-h") {
       std::printf(
-          "numgrad_bench [--preset=quick|full] [Google Benchmark flags]\n"
+          "numgrad_bench [--preset=quick|full|scaling] [Google Benchmark flags]\n"
           "  quick (default): every kernel at a few shapes plus small sweeps, ~3 min on 2 cores\n"
           "  full: every kernel over b x d x threads, cold, epoch and N sweeps (long)\n"
+          "  scaling: parallel families over 1, 2, 4, ... hardware threads at b*d >= 2^20\n"
           "Names: family/kernel/N:n/b:b/d:d/threads:t/real_time; families loss, grad,\n"
           "loss_cold, grad_cold, epoch, peer, ceiling. Exit status 1 when any benchmark\n"
           "errored (a failed reference check included) or none matched the filter.\n\n");
@@ -592,21 +635,26 @@ int main(int argc, char** argv) {
       args.push_back(a);
     }
   }
-  if (preset != "quick" && preset != "full") {
-    std::fprintf(stderr, "numgrad_bench: --preset=%s is not one of quick, full\n", preset.c_str());
+  if (preset != "quick" && preset != "full" && preset != "scaling") {
+    std::fprintf(stderr, "numgrad_bench: --preset=%s is not one of quick, full, scaling\n",
+                 preset.c_str());
     return 2;
   }
   const bool full = preset == "full";
   // Preset defaults that explicit flags override (GB keeps the last occurrence).
-  std::vector<std::string> defaults{full ? "--benchmark_min_time=0.1"
-                                         : "--benchmark_min_time=0.02"};
+  const bool scaling = preset == "scaling";
+  std::vector<std::string> defaults{full || scaling ? "--benchmark_min_time=0.1"
+                                                    : "--benchmark_min_time=0.02"};
   args.insert(args.begin() + 1, defaults.begin(), defaults.end());
   std::vector<char*> cargv;
   for (auto& a : args) cargv.push_back(a.data());
   cargv.push_back(nullptr);
   int cargc = static_cast<int>(args.size());
 
-  register_plan(full);
+  if (scaling)
+    register_scaling_plan();
+  else
+    register_plan(full);
   benchmark::Initialize(&cargc, cargv.data());
   if (benchmark::ReportUnrecognizedArguments(cargc, cargv.data())) return 2;
 
@@ -616,7 +664,7 @@ int main(int argc, char** argv) {
       list_flag == "true" || list_flag == "1";
   if (!list_only) {
     std::fprintf(stderr, "numgrad_bench: measuring ceilings (read bandwidth, FMA peak)...\n");
-    measure_ceilings(thread_list(full));
+    measure_ceilings(scaling ? scaling_threads() : thread_list(full));
   }
   add_context(preset);
 
