@@ -50,8 +50,9 @@ struct SimdOps {
   // Independent FMA chains needed to keep the FMA units busy: latency 4 cycles x 2 ports
   // (Skylake-SP, Sapphire Rapids, Zen 4). Fewer chains and the loop waits on its own sums.
   static constexpr std::size_t kChains = 8;
-  // Accumulators per row in the dot products. W rows are in flight at once, so W >= 8 lanes
-  // already give 8 chains; narrower registers (sse2, f64 on avx2) split each row further.
+  // Accumulators per row in the dot products. Rows are independent chains that out-of-order
+  // execution overlaps (block_dots), so W >= 8 lanes need one; narrower registers (sse2, f64
+  // on avx2) split each row into A chains, each again covering 8 elements per step.
   static constexpr std::size_t A = W >= kChains ? 1 : kChains / W;
   // Rows of X per block of the column sweeps: the block's strip stays in L1 while every tile
   // of columns passes over it, so X is read from memory once.
@@ -184,43 +185,54 @@ struct SimdOps {
     return r;
   }
 
-  // x_i . w for the W rows from i0 (n < W: the missing rows repeat row n-1, keeping the block
-  // fully unrolled; the caller zeroes those lanes). Each row has A accumulators, reduced and
-  // transposed by haddp into lane r = row r: per row that is one load and one FMA per vector
-  // plus 1/W of a W x W reduction, so rows shorter than a register cost little more than
-  // their bytes.
+  // x . w for one row: A accumulators, vector v of the row into accumulator v mod A, the
+  // tail vector into accumulator 0, then joined pairwise.
   template <bool kSafeTail>
-  static V block_dots(const BatchView<T>& B, std::size_t i0, std::size_t n, const T* w,
-                      std::size_t full, std::size_t tail, const V& wtail, const Mask& tmask) {
-    const T* x0 = B.row(i0);
-    std::size_t off[W];
-    for (std::size_t r = 0; r < W; ++r) off[r] = min_size(r, n - 1) * B.ld;
-    V acc[W][A];
-    for (std::size_t r = 0; r < W; ++r)
-      for (std::size_t a = 0; a < A; ++a) acc[r][a] = zero();
+  static V row_dot(const T* x, const T* w, std::size_t full, std::size_t tail, const V& wtail,
+                   const Mask& tmask) {
+    V acc[A];
+    for (std::size_t a = 0; a < A; ++a) acc[a] = zero();
     std::size_t k = 0;
     for (; k + A * W <= full; k += A * W)
-      for (std::size_t a = 0; a < A; ++a) {
-        const V wv = load(w + k + a * W);
-        for (std::size_t r = 0; r < W; ++r)
-          acc[r][a] = fma(load(x0 + off[r] + k + a * W), wv, acc[r][a]);
-      }
-    if constexpr (A > 1)
       for (std::size_t a = 0; a < A; ++a)
-        if (k + a * W < full) {
-          const V wv = load(w + k + a * W);
-          for (std::size_t r = 0; r < W; ++r)
-            acc[r][a] = fma(load(x0 + off[r] + k + a * W), wv, acc[r][a]);
-        }
-    if (tail != 0)
-      for (std::size_t r = 0; r < W; ++r)
-        acc[r][0] = fma(load_tail(x0 + off[r] + full, tail, tmask, kSafeTail), wtail, acc[r][0]);
+        acc[a] = fma(load(x + k + a * W), load(w + k + a * W), acc[a]);
+    if constexpr (A > 1)
+      for (std::size_t a = 0; a + 1 < A; ++a)
+        if (k + a * W < full) acc[a] = fma(load(x + k + a * W), load(w + k + a * W), acc[a]);
+    if (tail != 0) acc[0] = fma(load_tail(x + full, tail, tmask, kSafeTail), wtail, acc[0]);
+    for (std::size_t step = 1; step < A; step *= 2)
+      for (std::size_t a = 0; a + step < A; a += 2 * step) acc[a] += acc[a + step];
+    return acc[0];
+  }
+
+  // x_i . w for the W rows from i0 (n < W: the missing rows repeat row n-1, keeping the block
+  // fully unrolled; the caller zeroes those lanes), transposed by haddp into lane r = row r:
+  // per row that is one load and one FMA per vector plus 1/W of a W x W reduction, so rows
+  // shorter than a register cost little more than their bytes.
+  // Access order: each row is read whole, left to right, before the next, so X streams
+  // through memory strictly in address order. Walking a column chunk across the W rows
+  // instead (one w load per W FMAs) was 2-3x slower from DRAM on Zen 4 for rows of 256 B
+  // and more, with or without software prefetch: interleaved streams ld apart inside a page
+  // defeat the hardware stream prefetchers, which are what keeps enough misses in flight.
+  // The rows are unrolled and independent, so out-of-order execution overlaps one row's FMA
+  // chain with the next row's loads; the cost is reloading w (from L1) for every row.
+  // Registers: A accumulators and a load in flight per row, plus the W row sums that haddp
+  // takes (W + A + 2 <= 19 of 32 zmm; on avx2/sse2 the sums may spill, one store per row).
+  // Not inlined: with the W unrolled rows inside residual_blocks, GCC 12 allocated the
+  // registers of the packed short-row loop there worse (d = 4: 0.6x instead of 0.95x of read
+  // bandwidth in L2); a call per W rows costs little against W rows of loads.
+  template <bool kSafeTail>
+  [[gnu::noinline]] static V block_dots(const BatchView<T>& B, std::size_t i0, std::size_t n,
+                                        const T* w, std::size_t full, std::size_t tail,
+                                        const V& wtail, const Mask& tmask) {
+    const T* x0 = B.row(i0);
     V sums[W];
-    for (std::size_t r = 0; r < W; ++r) {
-      for (std::size_t step = 1; step < A; step *= 2)
-        for (std::size_t a = 0; a + step < A; a += 2 * step) acc[r][a] += acc[r][a + step];
-      sums[haddp_slot(r)] = acc[r][0];
+    [&]<std::size_t... R>(std::index_sequence<R...>) {
+      ((sums[haddp_slot(R)] =
+            row_dot<kSafeTail>(x0 + min_size(R, n - 1) * B.ld, w, full, tail, wtail, tmask)),
+       ...);
     }
+    (std::make_index_sequence<W>());
     return xsimd::haddp(sums);
   }
 
