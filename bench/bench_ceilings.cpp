@@ -290,8 +290,7 @@ void register_ceilings(const std::vector<int>& thread_counts) {
         run_read(&arena, job);
         for (auto _ : state) benchmark::DoNotOptimize(run_read(&arena, job));
         state.counters["bytes/s"] =
-            benchmark::Counter(job.bytes(), benchmark::Counter::kIsIterationInvariantRate,
-                               benchmark::Counter::kIs1024);
+            benchmark::Counter(job.bytes(), benchmark::Counter::kIsIterationInvariantRate);
         state.SetLabel(kernels().isa);
       });
     }

@@ -291,7 +291,10 @@ void set_counters(benchmark::State& state, const Work& w) {
   using benchmark::Counter;
   constexpr auto rate = Counter::kIsIterationInvariantRate;
   if (w.rows > 0) state.counters["rows/s"] = Counter(w.rows, rate);
-  if (w.bytes > 0) state.counters["bytes/s"] = Counter(w.bytes, rate, Counter::kIs1024);
+  // Decimal units (GB/s = 1e9 B/s), like the ceilings and the report. The two fractions are
+  // rates too (per-call work over the ceiling, divided by the time), so the console prints them
+  // with a "/s" suffix; they are dimensionless.
+  if (w.bytes > 0) state.counters["bytes/s"] = Counter(w.bytes, rate);
   if (w.flops > 0) state.counters["flop/s"] = Counter(w.flops, rate);
   const double bw = read_bw_ceiling(w.level, w.threads);
   if (w.bytes > 0 && bw > 0) state.counters["frac_bw"] = Counter(w.bytes / bw, rate);
