@@ -324,15 +324,17 @@ void register_plan(bool full) {
   const std::vector<DType> peer_types =
       full ? std::vector<DType>{DType::f32, DType::f64} : std::vector<DType>{DType::f32};
 
-  // 2a. loss against d at b 4096 (where generic libraries lose: small d), and against b at d 64.
+  // 2a. loss against d on hot 1 MiB f32 batches (b = 2^18 / d; small d is where generic
+  // libraries lose), and against b at d 64.
   const std::vector<std::size_t> d_sweep = full ? std::vector<std::size_t>{4, 8, 16, 64, 256, 1024}
                                                 : std::vector<std::size_t>{4, 8, 16, 64, 256};
   const std::vector<std::size_t> b_sweep{1, 8, 64, 512, 4096, kHotFull};
   for (std::size_t d : d_sweep) {
+    const std::size_t b = (std::size_t{1} << 18) / d;
     for (const Kernel* k : ks.loss_owner)
       if (showcase(*k))
-        for (int t : sweep_threads(*k)) add_kernel(Family::loss, *k, 4096, d, t);
-    for (DType t : peer_types) register_peer_loss(t, 4096, d, one);
+        for (int t : sweep_threads(*k)) add_kernel(Family::loss, *k, b, d, t);
+    for (DType t : peer_types) register_peer_loss(t, b, d, one);
   }
   for (std::size_t b : b_sweep) {
     for (const Kernel* k : ks.loss_owner)

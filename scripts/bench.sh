@@ -3,14 +3,14 @@
 # apt-get line), builds Release in build/, runs the benchmark preset with a progress line, and
 # writes results/<host>-<timestamp>/ (raw JSON, console log, machine info, report.md, PNG
 # plots), then prints the folder and a summary table.
-# Usage: scripts/bench.sh [quick|full] [Google Benchmark flags, e.g. --benchmark_filter=loss/]
+# Usage: scripts/bench.sh [quick|full|scaling] [Google Benchmark flags, e.g. --benchmark_filter=loss/]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/deps.sh"
 numgrad_require_packages "${NUMGRAD_BUILD_PACKAGES[@]}" "${NUMGRAD_BENCH_PACKAGES[@]}"
 
 preset=quick
-if [ $# -gt 0 ] && { [ "$1" = quick ] || [ "$1" = full ]; }; then
+if [ $# -gt 0 ] && { [ "$1" = quick ] || [ "$1" = full ] || [ "$1" = scaling ]; }; then
   preset=$1
   shift
 fi

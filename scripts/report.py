@@ -349,17 +349,18 @@ def key_ratios(rows, index, peers):
         cands = [r for r in cands if not r.error]
         return min(cands, key=lambda r: r.seconds) if cands else None
 
-    # 1. best serial SIMD loss vs Eigen over d (b 4096, f32)
+    # 1. best serial SIMD loss vs Eigen over d (hot 1 MiB f32 batches: b = 2^18 / d)
     parts = []
     for d in (4, 8, 16, 64, 256):
         simd = best([r for r in ok if r.family == "loss" and r.types == "f32" and is_simd(r)
-                     and r.axis == "serial" and r.b == 4096 and r.d == d])
+                     and r.axis == "serial" and r.b * d == 1 << 18 and r.d == d])
         eig = best([r for r in ok if r.kind == "peer" and r.id == "eigen.loss.f32" and
-                    r.b == 4096 and r.d == d])
+                    r.b * d == 1 << 18 and r.d == d])
         if simd and eig:
             parts.append("d=%d %.2fx (%s)" % (d, eig.seconds / simd.seconds, simd.prefix))
     if parts:
-        out.append("Best serial SIMD f32 loss vs Eigen (b=4096, Eigen time / SIMD time): " +
+        out.append("Best serial SIMD f32 loss vs Eigen (1 MiB batches, b = 2^18/d, Eigen time / "
+                   "SIMD time): " +
                    ", ".join(parts))
     # 2. 1 GiB f32 loss vs the read bandwidth ceiling
     big = [r for r in ok if r.family in ("loss", "peer") and r.algorithm == "loss" and
@@ -473,11 +474,11 @@ def make_plots(ok, index, peers, ctx, folder):
         ax.legend(fontsize=6.5, ncol=1)
     save(fig, "throughput_vs_batch.png")
 
-    # 2. loss throughput against d (b = 4096): where generic libraries lose
+    # 2. loss throughput against d (hot 1 MiB batches): where generic libraries lose
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     series = defaultdict(list)
     for r in kern + peer:
-        if r.types == "f32" and r.b == 4096 and r.n == 4096 and r.algorithm == "loss" and \
+        if r.types == "f32" and r.b * r.d == 1 << 18 and r.n == r.b and r.algorithm == "loss" and \
                 r.family in ("loss", "peer"):
             series[(r.id, r.threads)].append(r)
     for i, ((sid, t), rs) in enumerate(sorted((k, v) for k, v in series.items() if len(v) >= 3)):
@@ -488,7 +489,7 @@ def make_plots(ok, index, peers, ctx, folder):
     ax.set_xscale("log", base=2)
     ax.set_xlabel("features d")
     ax.set_ylabel("GB/s")
-    ax.set_title("loss throughput against d, f32, b=4096")
+    ax.set_title("loss throughput against d, f32, 1 MiB batches (b = 2^18 / d)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=6.5)
     save(fig, "loss_vs_d.png")
