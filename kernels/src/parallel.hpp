@@ -210,8 +210,9 @@ struct OverWeights {
   static void blackbox(const BatchView<T>& B, const T* w, const T* h, double* g, const Exec& e) {
     check_threads(e);
     const std::size_t d = B.d;
-    // Below the parallel threshold run() would cut nothing: that is the serial kernel.
-    if (one_tile(B) || 2.0 * d * B.rows * d < kParallelElems) return Small::blackbox(B, w, h, g, e);
+    // Below the parallel threshold run() would cut nothing: that is the serial kernel. The
+    // work is 2 d passes over the batch, so a small batch with many coordinates still splits.
+    if (one_tile(B) && 2.0 * d * B.rows * d < kParallelElems) return Small::blackbox(B, w, h, g, e);
     const auto s = prepare_steps<T, Acc>(w, h, d);
     Acc* plus = sum_arrays<Acc>(d);
     Acc* minus = second_array(plus, d);
