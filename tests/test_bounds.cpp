@@ -93,6 +93,41 @@ TEST_P(Bounds, RandomProblemsWithinDerivedBounds) {
 
 INSTANTIATE_TEST_SUITE_P(Registry, Bounds, ::testing::ValuesIn(kernel_ids()), param_name);
 
+// The denominator is the step achieved in T, not 2h. With f32 weights and f64 accumulation
+// the sums are nearly exact, so a step of 1.5 ulp(w_j) is measurable: w_j = 1 gives
+// w+ = 1 + 2^-22 and w- = 1 - 3 * 2^-24 (round to nearest even), an achieved step of
+// 7 * 2^-24 where 2h = 6 * 2^-24. Dividing by 2h would be off by 1/6 of the gradient; the
+// test first checks that its bound is far below that, so it can tell the two apart.
+class AchievedStep : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(AchievedStep, DenominatorIsTheStepAchievedInT) {
+  const Kernel& k = find_kernel(GetParam());
+  NUMGRAD_SKIP_UNSUPPORTED(k);
+  SyntheticSpec spec;
+  spec.n = 64;
+  spec.d = 8;
+  spec.noise = 1.0;
+  spec.seed = 21;
+  const Dataset<float> data = make_synthetic<float>(spec);
+  std::vector<float> w(spec.d, 1.0f), h(spec.d, 1.5f * 0x1p-23f);
+  std::vector<double> g(spec.d);
+  gradient<float>(k, data.all(), w, h, g);
+  const CentralReference c =
+      central_reference<float>(data.all(), w, h, k.acc, k.depths(spec.n, spec.d));
+  for (std::size_t j = 0; j < spec.d; ++j) {
+    ASSERT_EQ(static_cast<double>(w[j] + h[j]) - static_cast<double>(w[j] - h[j]), 7 * 0x1p-24);
+    ASSERT_LT(c.bound[j], std::abs(c.grad[j]) / 60) << "bound too loose to tell 2h apart, j=" << j;
+    EXPECT_LE(std::abs(g[j] - c.grad[j]), c.bound[j]) << "j=" << j;
+  }
+}
+
+// f32 data, f64 accumulation, a central difference.
+bool f32acc64_central(const Kernel& k) {
+  return k.elem == DType::f32 && k.acc == DType::f64 && k.algorithm != Algorithm::analytic;
+}
+INSTANTIATE_TEST_SUITE_P(Registry, AchievedStep, ::testing::ValuesIn(kernel_ids(f32acc64_central)),
+                         param_name);
+
 // The bounds are not vacuous: a perturbation of a few bounds' size in the loss is caught.
 // Here a loss computed in f32 from f64-rounded data is compared against the f32 bound of
 // the f32 scalar kernel: the difference between the f32 and f64 results must be of the
