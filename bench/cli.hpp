@@ -169,6 +169,11 @@ const Kernel& kernel_by_id(const std::string& id);
 // Thread count Exec{0} means in this process (NUMGRAD_THREADS, else the hardware's).
 int default_thread_count();
 
+// The --threads option of every subcommand: a whole number from 0 (the default count) to
+// numgrad::kMaxThreads, checked before it is narrowed to int so that no value wraps into a
+// valid count (4294967297 is not 1). Throws UsageError "option --threads=TEXT: ...".
+int threads_option(const Options& opts);
+
 // --- Subcommands ---------------------------------------------------------------------------
 // Each takes the arguments after the subcommand name (argv[0] is the subcommand).
 
@@ -176,7 +181,7 @@ int cmd_info(int argc, char** argv);
 int cmd_verify(int argc, char** argv);
 int cmd_grad(int argc, char** argv);
 int cmd_sweep_h(int argc, char** argv);
-// Implemented in cli_train.cpp (issue 7); dispatched only when cli_train.hpp exists.
+// Returns 1 when training diverged (cli_train.cpp).
 int cmd_train(int argc, char** argv);
 
 }  // namespace numgrad::cli

@@ -92,7 +92,7 @@ int cmd_grad(int argc, char** argv) {
   spec.intercept = opts.has("intercept");
   spec.b = 0;  // every row
   const StepPolicy policy = step_policy(opts);
-  const Exec exec{static_cast<int>(opts.size("threads", 0, 0))};
+  const Exec exec{threads_option(opts)};
   const std::string json = opts.str("json");
   return k.elem == DType::f32 ? run<float>(k, spec, policy, exec, json)
                               : run<double>(k, spec, policy, exec, json);

@@ -11,14 +11,6 @@
 #include "numgrad/isa.hpp"
 #include "numgrad/registry.hpp"
 
-// `numgrad train` (issue 7) lives in cli_train.cpp; its header announces that it is built.
-// Until both exist (the .cpp is checked too, so a header written first cannot break the
-// link) the tool simply has no train subcommand, instead of a stub that pretends.
-#if __has_include("cli_train.hpp") && __has_include("cli_train.cpp")
-#include "cli_train.hpp"
-#define NUMGRAD_CLI_HAS_TRAIN 1
-#endif
-
 namespace numgrad::cli {
 namespace {
 
@@ -33,9 +25,7 @@ constexpr Subcommand kSubcommands[] = {
     {"verify", cmd_verify, "every kernel against the high-precision reference (exit 1 on failure)"},
     {"grad", cmd_grad, "loss, central-difference and analytic gradient for your CSV and weights"},
     {"sweep-h", cmd_sweep_h, "central/forward-difference error against the step h = 2^k"},
-#ifdef NUMGRAD_CLI_HAS_TRAIN
     {"train", cmd_train, "mini-batch SGD with any kernel's gradient on CSV or synthetic data"},
-#endif
 };
 
 void print_main_help(std::ostream& out) {

@@ -38,15 +38,25 @@ double median_pow2(std::vector<double> v) {
   return std::exp2(std::round(v[v.size() / 2]));
 }
 
+// --kmin/--kmax, range-checked as given (64 bits) before the narrowing to int, so that
+// 4294967297 is refused rather than read as 1. The range keeps 2^K a normal, finite double.
+int exponent_option(const Options& opts, const char* name, std::int64_t fallback) {
+  constexpr std::int64_t kLowest = -1000, kHighest = 100;
+  const std::int64_t v = opts.integer(name, fallback);
+  if (v < kLowest || v > kHighest)
+    throw UsageError("option --" + std::string(name) + "=" + std::to_string(v) + ": must be from " +
+                     std::to_string(kLowest) + " to " + std::to_string(kHighest));
+  return static_cast<int>(v);
+}
+
 template <class T>
 int run(const Kernel& k, const ProblemSpec& spec, const Options& opts, Exec exec) {
+  const int kmin = exponent_option(opts, "kmin", sizeof(T) == 4 ? -26 : -50);
+  const int kmax = exponent_option(opts, "kmax", 12);
+  if (kmin > kmax) throw UsageError("option --kmin must not exceed --kmax");
   const Problem<T> p = make_problem<T>(spec);
   const BatchView<T>& B = p.batch;
   const std::size_t d = B.d;
-  const int kmin = static_cast<int>(opts.integer("kmin", sizeof(T) == 4 ? -26 : -50));
-  const int kmax = static_cast<int>(opts.integer("kmax", 12));
-  if (kmin > kmax) throw UsageError("option --kmin must not exceed --kmax");
-  if (kmin < -1000 || kmax > 100) throw UsageError("options --kmin/--kmax: use -1000 <= K <= 100");
 
   const Reference ref = reference<T>(B, p.w);
   double gscale = 0;
@@ -187,7 +197,7 @@ int cmd_sweep_h(int argc, char** argv) {
     throw UsageError("kernel '" + k.id + "' computes the analytic gradient; sweep-h needs a " +
                      "central-difference kernel (blackbox or residual)");
   const ProblemSpec spec = problem_spec(opts);
-  const Exec exec{static_cast<int>(opts.size("threads", 0, 0))};
+  const Exec exec{threads_option(opts)};
   return k.elem == DType::f32 ? run<float>(k, spec, opts, exec) : run<double>(k, spec, opts, exec);
 }
 

@@ -14,7 +14,6 @@
 #include <sstream>
 
 #include "cli.hpp"
-#include "cli_train.hpp"
 #include "numgrad/train.hpp"
 
 namespace numgrad::cli {
@@ -129,11 +128,7 @@ Settings settings(const Options& opts) {
   t.seed = opts.seed("seed", 1);
   t.step = step_policy(opts);
   t.use_analytic = opts.has("analytic");
-  const std::int64_t threads = opts.integer("threads", 0);
-  // The library checks the upper limit; this only keeps the narrowing to int exact.
-  if (threads < 0 || threads > 1 << 20)
-    throw UsageError("option --threads=" + std::to_string(threads) + ": must be in [0, 1024]");
-  t.exec.threads = static_cast<int>(threads);
+  t.exec.threads = threads_option(opts);
   try {
     validate(t);
   } catch (const std::invalid_argument& e) {

@@ -11,15 +11,10 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
-#include <thread>
 
 #include "cli.hpp"
 #include "numgrad/registry.hpp"
-
-#if __has_include("numgrad/threads.hpp")
 #include "numgrad/threads.hpp"
-#define NUMGRAD_CLI_HAS_THREADS 1
-#endif
 
 namespace numgrad::cli {
 
@@ -433,18 +428,18 @@ const Kernel& kernel_by_id(const std::string& id) {
 }
 
 int default_thread_count() {
-#ifdef NUMGRAD_CLI_HAS_THREADS
   return default_threads();
-#else
-  // Same rule threads.hpp will state: NUMGRAD_THREADS, else the hardware's thread count.
-  if (const char* env = std::getenv("NUMGRAD_THREADS"); env != nullptr && *env != '\0') {
-    int v = 0;
-    if (!parse_whole(std::string_view(env), v) || v < 1)
-      throw UsageError("NUMGRAD_THREADS='" + std::string(env) + "' is not a whole number >= 1");
-    return v;
-  }
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-#endif
+}
+
+int threads_option(const Options& opts) {
+  const std::string text = opts.str("threads", "0");
+  // Parsed as 64 bits and range-checked there; a value too long even for that fails the
+  // parse and gets the same message, so the user sees the range, not "not a number".
+  std::int64_t v = -1;
+  if (!parse_whole(std::string_view(text), v) || v < 0 || v > kMaxThreads)
+    throw UsageError("option --threads=" + text + ": must be a whole number from 0 to " +
+                     std::to_string(kMaxThreads) + " (0: NUMGRAD_THREADS, else all)");
+  return static_cast<int>(v);
 }
 
 }  // namespace numgrad::cli

@@ -53,6 +53,17 @@ case $case_name in
   verify_small) expect 0 '([0-9]+) of \1 kernels pass' verify --n 100 --d 9 --b 33 --seed 7 ;;
   verify_lognormal) expect 0 '([0-9]+) of \1 kernels pass' verify --dist lognormal --n 1024 --d 32 ;;
   verify_csv) expect 0 '([0-9]+) of \1 kernels pass' verify --data "$data/small.csv" --weights "$data/small_weights.csv" ;;
+  verify_zero_column)
+    # An all-zero feature column: its exact gradient and every bound on it are exactly 0, and
+    # a right kernel gets exactly 0 (0 over 0 passes, it is not NaN).
+    expect 0 '([0-9]+) of \1 kernels pass' verify --data "$data/zero_column.csv"
+    grep -q 'non-finite' "$tmp/out" && fail "a zero bound was reported as non-finite"
+    ;;
+  verify_exact_fit)
+    # y = 2 a - b with those weights: every residual, the loss and its bound are exactly 0.
+    expect 0 '([0-9]+) of \1 kernels pass' verify --data "$data/exact_fit.csv" --weights "$data/exact_fit_weights.csv" --json "$tmp/v.json"
+    grep -q '"loss_ratio": 0,' "$tmp/v.json" || fail "the loss ratio of an exact fit is not 0"
+    ;;
   verify_relative_fails)
     # The generic step cbrt(eps) max(1,|w_j|) on float data far from the fit (residuals large
     # against the column norms) loses accuracy the data-aware step keeps: f32 kernels fail the
@@ -124,6 +135,17 @@ case $case_name in
   bad_synthetic_with_data) expect 2 'option --n describes synthetic data' verify --data "$data/small.csv" --n 5 ;;
   bad_sweep_analytic) expect 2 'computes the analytic gradient' sweep-h --kernel scalar.analytic.f64 ;;
   bad_sweep_range) expect 2 'kmin must not exceed' sweep-h --kernel scalar.residual.f64 --kmin 3 --kmax 1 ;;
+  bad_threads_verify) expect 2 'option --threads=5000: must be a whole number from 0 to 1024' verify --threads 5000 ;;
+  bad_threads_grad)
+    # 2^32 + 1 would wrap to 1 if it were narrowed to int before the range check.
+    expect 2 'option --threads=4294967297: must be a whole number from 0 to' grad --data "$data/small.csv" --kernel scalar.residual.f64 --threads 4294967297
+    expect 2 "option --threads=-1: must be" grad --data "$data/small.csv" --kernel scalar.residual.f64 --threads -1
+    expect 2 "option --threads=99999999999999999999999: must be" sweep-h --kernel scalar.residual.f64 --threads 99999999999999999999999
+    ;;
+  bad_sweep_huge_k)
+    expect 2 'option --kmin=4294967297: must be from -1000 to 100' sweep-h --kernel scalar.residual.f64 --kmin 4294967297
+    expect 2 'option --kmax=-4294967297: must be from -1000 to 100' sweep-h --kernel scalar.residual.f64 --kmax -4294967297
+    ;;
   bad_json_path) expect 2 'cannot open for writing' info --json /nonexistent-dir/x.json ;;
   bad_isa_env) NUMGRAD_ISA=bogus expect 2 "NUMGRAD_ISA='bogus'" info ;;
   bad_isa_capped) NUMGRAD_ISA=sse2 expect 2 "kernel 'autovec\.avx2\.residual\.f32' needs avx2" grad --data "$data/small.csv" --kernel autovec.avx2.residual.f32 ;;

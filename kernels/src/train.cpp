@@ -16,11 +16,7 @@
 #include <stdexcept>
 #include <type_traits>
 
-// threads.hpp arrives with the parallel kernels; until then only the sign is checked here.
-#if __has_include("numgrad/threads.hpp")
 #include "numgrad/threads.hpp"
-#define NUMGRAD_TRAIN_HAS_THREADS 1
-#endif
 
 namespace numgrad {
 
@@ -118,12 +114,10 @@ void validate(const TrainOptions& o) {
   if (!(o.momentum >= 0 && o.momentum < 1)) fail("momentum=", o.momentum, ": must be in [0, 1)");
   if (!(o.tol >= 0) || !std::isfinite(o.tol)) fail("tol=", o.tol, ": must be finite and >= 0");
   if (o.exec.threads < 0) fail("threads=", o.exec.threads, ": must be >= 0 (0 = default)");
-#ifdef NUMGRAD_TRAIN_HAS_THREADS
   if (o.exec.threads > kMaxThreads)
     fail("threads=", o.exec.threads, ": must be at most ", kMaxThreads);
   // A bad NUMGRAD_THREADS would otherwise surface from the first parallel kernel call.
   if (o.exec.threads == 0) default_threads();
-#endif
   if (o.step.rule == StepRule::fixed && (!(o.step.h > 0) || !std::isfinite(o.step.h)))
     fail("step=fixed:", o.step.h, ": h must be positive and finite");
   for (std::size_t j = 0; j < o.initial_weights.size(); ++j)
