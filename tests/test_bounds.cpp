@@ -27,9 +27,12 @@ struct Problem {
 };
 
 const Problem kProblems[] = {
-    {Case::normal, 256, 37, 40, 11},    {Case::normal, 1000, 5, 5, 12},
-    {Case::lognormal, 300, 64, 64, 13}, {Case::nearfit, 512, 16, 16, 14},
+    {Case::normal, 256, 37, 40, 11},
+    {Case::normal, 1000, 5, 5, 12},
+    {Case::lognormal, 300, 64, 64, 13},
+    {Case::nearfit, 512, 16, 16, 14},
     {Case::nearfit, 128, 100, 101, 15},
+    {Case::normal, 5000, 67, 70, 16},  // above L2; several chunks in parallel kernels
 };
 
 template <class T>

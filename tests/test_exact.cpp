@@ -83,5 +83,27 @@ TEST_P(Exact, EveryShapeBitwise) {
 
 INSTANTIATE_TEST_SUITE_P(Registry, Exact, ::testing::ValuesIn(kernel_ids()), param_name);
 
+// A batch larger than L2 (1.2 MiB in f32, 2.5 MiB in f64), split into several chunks by the
+// parallel kernels. With f64 accumulation a 4500-row batch is still exact: |4r| <= 418, so the
+// sum of 4500 squares stays below 2^30 sixteenths, far inside f64's 2^53.
+bool accumulates_in_f64(const Kernel& k) {
+  return k.acc == DType::f64;
+}
+
+class ExactLarge : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ExactLarge, AboveL2Bitwise) {
+  const Kernel& k = find_kernel(GetParam());
+  NUMGRAD_SKIP_UNSUPPORTED(k);
+  std::mt19937 rng(777);
+  if (k.elem == DType::f32)
+    run_exact<float>(k, 4500, 67, 70, 1, rng);
+  else
+    run_exact<double>(k, 4500, 67, 70, 1, rng);
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, ExactLarge, ::testing::ValuesIn(kernel_ids(accumulates_in_f64)),
+                         param_name);
+
 }  // namespace
 }  // namespace numgrad::testing
