@@ -277,6 +277,42 @@ double fma_ceiling(DType acc, int threads) {
   return it == m.end() ? 0 : it->second;
 }
 
+// DRAM bandwidth on a shared VM depends on the buffer (where its pages landed): the same sum
+// over different buffers has read anywhere from 13 to 21 GB/s here. So beside the generic
+// ceiling, a large dataset gets a ceiling of its own: the same sum over that very X and y.
+void register_dataset_read(std::size_t n, std::size_t d, const std::vector<int>& thread_counts) {
+  for (int t : thread_counts) {
+    const std::string name = "ceiling/read_bw.dataset/N:" + std::to_string(n) +
+                             "/d:" + std::to_string(d) + "/threads:" + std::to_string(t);
+    add_benchmark(name, [n, d, t](benchmark::State& state) {
+      const Dataset<float>& data = bench_data<float>(n, d).data;
+      const std::size_t nx = n * data.ld;
+      tbb::task_arena arena(t);
+      // Chunk starts stay 64-byte aligned (the sum uses aligned loads); the sum's scalar tail
+      // reads what a chunk leaves over.
+      auto part = [t](std::size_t len, int i) {
+        const std::size_t chunk = len / t / 16 * 16;
+        return std::pair<std::size_t, std::size_t>{i * chunk, i + 1 == t ? len : (i + 1) * chunk};
+      };
+      auto pass = [&] {
+        float sums[256] = {};
+        on_threads(&arena, t, [&](int i) {
+          const auto [x0, x1] = part(nx, i);
+          const auto [y0, y1] = part(n, i);
+          sums[i % 256] += kernels().sum(data.x.data() + x0, x1 - x0) +
+                           kernels().sum(data.y.data() + y0, y1 - y0);
+        });
+        return sums[0];
+      };
+      pass();
+      for (auto _ : state) benchmark::DoNotOptimize(pass());
+      state.counters["bytes/s"] =
+          benchmark::Counter(4.0 * (nx + n), benchmark::Counter::kIsIterationInvariantRate);
+      state.SetLabel(kernels().isa);
+    });
+  }
+}
+
 void register_ceilings(const std::vector<int>& thread_counts) {
   for (int t : thread_counts) {
     for (int l = 0; l < 4; ++l) {

@@ -55,6 +55,8 @@ const Ceilings& ceilings();
 double read_bw_ceiling(Level level, int threads);  // 0 when unmeasured
 double fma_ceiling(DType acc, int threads);        // 0 when unmeasured
 void register_ceilings(const std::vector<int>& thread_counts);
+// ceiling/read_bw.dataset/N:n/d:d: the read-bandwidth sum over the f32 dataset of (n, d) itself.
+void register_dataset_read(std::size_t n, std::size_t d, const std::vector<int>& thread_counts);
 
 // --- Data --------------------------------------------------------------------------------------
 

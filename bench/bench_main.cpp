@@ -414,6 +414,7 @@ void register_plan(bool full) {
       if (in_showcase(ks, *k))
         for (int t : threads_of(*k, threads)) add_kernel(Family::loss, *k, n, 64, t);
     register_peer_loss(DType::f32, n, 64, threads);
+    if (n >= (std::size_t{1} << 20)) register_dataset_read(n, 64, threads);
   }
 }
 
