@@ -59,7 +59,10 @@ tbb::task_arena& arena_for(int threads) {
   std::lock_guard<std::mutex> lock(creating);
   arena = arenas[threads].load(std::memory_order_relaxed);
   if (arena == nullptr) {
-    arena = new tbb::task_arena(threads);
+    // oneTBB never runs more workers than the machine's concurrency (and warns on stderr when
+    // asked to); capping here keeps the tools' output clean. Results do not depend on it:
+    // chunking is fixed by the problem, not by the thread count.
+    arena = new tbb::task_arena(std::min(threads, tbb::info::default_concurrency()));
     arena->initialize();
     arenas[threads].store(arena, std::memory_order_release);
   }
