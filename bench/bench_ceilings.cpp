@@ -27,75 +27,32 @@ namespace {
 // not the add latency, limit the loop (8 vectors in flight: 4-cycle add latency x 2 loads
 // per cycle). The sum is returned and fed to DoNotOptimize, so no pass can be elided.
 
-__attribute__((target("avx512f"), noinline)) float sum_avx512(const float* p, std::size_t n) {
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-  std::size_t i = 0;
-  for (; i + 128 <= n; i += 128) {
-    a0 = _mm512_add_ps(a0, _mm512_load_ps(p + i));
-    a1 = _mm512_add_ps(a1, _mm512_load_ps(p + i + 16));
-    a2 = _mm512_add_ps(a2, _mm512_load_ps(p + i + 32));
-    a3 = _mm512_add_ps(a3, _mm512_load_ps(p + i + 48));
-    a4 = _mm512_add_ps(a4, _mm512_load_ps(p + i + 64));
-    a5 = _mm512_add_ps(a5, _mm512_load_ps(p + i + 80));
-    a6 = _mm512_add_ps(a6, _mm512_load_ps(p + i + 96));
-    a7 = _mm512_add_ps(a7, _mm512_load_ps(p + i + 112));
+#define NUMGRAD_SUM_KERNEL(NAME, TARGET, VEC, ZERO, LOAD, ADD, STORE)                 \
+  TARGET __attribute__((noinline)) float NAME(const float* p, std::size_t n) {        \
+    constexpr std::size_t kLanes = sizeof(VEC) / sizeof(float), kStep = 8 * kLanes;   \
+    VEC acc[8];                                                                       \
+    _Pragma("GCC unroll 8") for (int k = 0; k < 8; ++k) acc[k] = ZERO();              \
+    std::size_t i = 0;                                                                \
+    for (; i + kStep <= n; i += kStep) {                                              \
+      _Pragma("GCC unroll 8") for (std::size_t k = 0; k < 8; ++k) acc[k] =            \
+          ADD(acc[k], LOAD(p + i + k * kLanes));                                      \
+    }                                                                                 \
+    _Pragma("GCC unroll 8") for (int k = 1; k < 8; ++k) acc[0] = ADD(acc[0], acc[k]); \
+    /* Through memory rather than a reduce intrinsic, which trips GCC 12's            \
+       -Wmaybe-uninitialized inside its own header. */                                \
+    alignas(64) float lanes[kLanes];                                                  \
+    STORE(lanes, acc[0]);                                                             \
+    float s = 0;                                                                      \
+    for (float v : lanes) s += v;                                                     \
+    for (; i < n; ++i) s += p[i];                                                     \
+    return s;                                                                         \
   }
-  a0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                     _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-  // Through memory rather than _mm512_reduce_add_ps, which trips GCC 12's
-  // -Wmaybe-uninitialized inside its own header.
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, a0);
-  float s = 0;
-  for (float v : lanes) s += v;
-  for (; i < n; ++i) s += p[i];
-  return s;
-}
 
-__attribute__((target("avx2"), noinline)) float sum_avx2(const float* p, std::size_t n) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-  std::size_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    a0 = _mm256_add_ps(a0, _mm256_load_ps(p + i));
-    a1 = _mm256_add_ps(a1, _mm256_load_ps(p + i + 8));
-    a2 = _mm256_add_ps(a2, _mm256_load_ps(p + i + 16));
-    a3 = _mm256_add_ps(a3, _mm256_load_ps(p + i + 24));
-    a4 = _mm256_add_ps(a4, _mm256_load_ps(p + i + 32));
-    a5 = _mm256_add_ps(a5, _mm256_load_ps(p + i + 40));
-    a6 = _mm256_add_ps(a6, _mm256_load_ps(p + i + 48));
-    a7 = _mm256_add_ps(a7, _mm256_load_ps(p + i + 56));
-  }
-  a0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                     _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, a0);
-  float s = 0;
-  for (float v : lanes) s += v;
-  for (; i < n; ++i) s += p[i];
-  return s;
-}
-
-__attribute__((noinline)) float sum_sse2(const float* p, std::size_t n) {
-  __m128 a0 = _mm_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-  std::size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    a0 = _mm_add_ps(a0, _mm_load_ps(p + i));
-    a1 = _mm_add_ps(a1, _mm_load_ps(p + i + 4));
-    a2 = _mm_add_ps(a2, _mm_load_ps(p + i + 8));
-    a3 = _mm_add_ps(a3, _mm_load_ps(p + i + 12));
-    a4 = _mm_add_ps(a4, _mm_load_ps(p + i + 16));
-    a5 = _mm_add_ps(a5, _mm_load_ps(p + i + 20));
-    a6 = _mm_add_ps(a6, _mm_load_ps(p + i + 24));
-    a7 = _mm_add_ps(a7, _mm_load_ps(p + i + 28));
-  }
-  a0 = _mm_add_ps(_mm_add_ps(_mm_add_ps(a0, a1), _mm_add_ps(a2, a3)),
-                  _mm_add_ps(_mm_add_ps(a4, a5), _mm_add_ps(a6, a7)));
-  alignas(16) float lanes[4];
-  _mm_store_ps(lanes, a0);
-  float s = lanes[0] + lanes[1] + lanes[2] + lanes[3];
-  for (; i < n; ++i) s += p[i];
-  return s;
-}
+NUMGRAD_SUM_KERNEL(sum_avx512, __attribute__((target("avx512f"))), __m512, _mm512_setzero_ps,
+                   _mm512_load_ps, _mm512_add_ps, _mm512_store_ps)
+NUMGRAD_SUM_KERNEL(sum_avx2, __attribute__((target("avx2"))), __m256, _mm256_setzero_ps,
+                   _mm256_load_ps, _mm256_add_ps, _mm256_store_ps)
+NUMGRAD_SUM_KERNEL(sum_sse2, , __m128, _mm_setzero_ps, _mm_load_ps, _mm_add_ps, _mm_store_ps)
 
 // --- FMA peak: K independent chains acc_k = acc_k * m + a. An FMA has ~4 cycles latency and
 // up to 2 issue ports, so at least 8 chains must be in flight; 16 (AVX-512: 32 registers) and
