@@ -89,6 +89,27 @@ TEST_P(SimdShortRows, EveryShortWidthWithinBounds) {
 
 INSTANTIATE_TEST_SUITE_P(Registry, SimdShortRows, ::testing::ValuesIn(simd_ids()), param_name);
 
+// Rows of up to 16 full registers take an instantiation per register count (w held in
+// registers), longer ones the run-time loop: widths on both sides of each ISA's multiples,
+// with and without a tail, contiguous and padded, one full block of rows and a partial one.
+class SimdWideRows : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SimdWideRows, HeldAndLoopedWidthsWithinBounds) {
+  const Kernel& k = find_kernel(GetParam());
+  NUMGRAD_SKIP_UNSUPPORTED(k);
+  for (std::size_t d : {48, 96, 128, 191, 192, 255, 256, 257, 272, 520})
+    for (std::size_t ld : {d, d + 3}) {
+      const auto seed = static_cast<unsigned>(7 * d + ld);
+      if (k.elem == DType::f32)
+        check_within_bounds<float>(k, 37, d, ld, seed);
+      else
+        check_within_bounds<double>(k, 37, d, ld, seed);
+      if (HasFailure()) return;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, SimdWideRows, ::testing::ValuesIn(simd_ids()), param_name);
+
 // simd.auto.X and simd.<best>.X: the same function behind a forwarder, so bitwise equal.
 // Returns an empty string when they agree, else what differs.
 std::string auto_matches_best() {

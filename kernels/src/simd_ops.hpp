@@ -1,8 +1,8 @@
 // The hand-written SIMD building blocks (the Ops contract of compose.hpp), written once as a
 // template on the xsimd 8.1 arch tag and instantiated by the per-ISA units simd_<isa>.cpp.
-// Dot products transpose-and-reduce blocks of W rows (xsimd::haddp), so short rows cost one
-// load and one FMA each instead of a horizontal sum; the perturbed and gradient sums sweep X
-// row-major across j. Everything sits in an unnamed namespace (DESIGN.md §5, ODR).
+// Dot products transpose-and-reduce blocks of W rows (a tree of pair_sums), so short rows
+// cost one load and one FMA each instead of a horizontal sum; the perturbed and gradient sums sweep
+// X row-major across j. Everything sits in an unnamed namespace (DESIGN.md §5, ODR).
 #pragma once
 
 #include <cstddef>
@@ -11,7 +11,7 @@
 #include <utility>
 
 // GCC 12 reports the _mm512_undefined_* operands of AVX-512 shuffle and convert intrinsics,
-// which xsimd's hadd/haddp use, as uninitialized (GCC bug 105593, fixed in 13). The pragma
+// which xsimd's hadd uses, as uninitialized (GCC bug 105593, fixed in 13). The pragma
 // covers only those headers' lines; warnings in numgrad code stay on.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -173,73 +173,89 @@ struct SimdOps {
 
   // --- Dot products: W rows per block ------------------------------------------------------
 
-  // Slot of row r in the haddp input. xsimd 8.1's avx512f haddp for float returns the sums of
-  // rows 2,3 in lanes 4,5 and vice versa (likewise 10,11 and 12,13); the swap is its own
-  // inverse, so feeding the rows swapped puts every sum in its row's lane.
-  static constexpr std::size_t haddp_slot(std::size_t r) {
-    if constexpr (kAvx512 && std::is_same_v<Acc, float>) {
-      const std::size_t q = r % 8;
-      if (q == 2 || q == 3) return r + 2;
-      if (q == 4 || q == 5) return r - 2;
-    }
-    return r;
-  }
+  // Rows of up to kHeld full vectors have their count as a template argument: the row loop
+  // unrolls and w stays in registers for the whole block, so a row costs one load per vector
+  // (a w reload per FMA halves what the L1 ports deliver of X: 57 against 85 GB/s at d = 64
+  // f32 from L2 on Zen 4). Longer rows (NV = 0) loop at run time and reload w from L1.
+  static constexpr std::size_t kHeld = 16;
 
   // x . w for one row: A accumulators, vector v of the row into accumulator v mod A, the
-  // tail vector into accumulator 0, then joined pairwise.
-  template <bool kSafeTail>
-  static V row_dot(const T* x, const T* w, std::size_t full, std::size_t tail, const V& wtail,
-                   const Mask& tmask) {
+  // tail vector into accumulator 0, then joined pairwise. NV > 0: full == NV W.
+  template <bool kSafeTail, std::size_t NV>
+  static V row_dot(const T* x, const T* w, const V* wv, std::size_t full, std::size_t tail,
+                   const V& wtail, const Mask& tmask) {
     V acc[A];
     for (std::size_t a = 0; a < A; ++a) acc[a] = zero();
-    std::size_t k = 0;
-    for (; k + A * W <= full; k += A * W)
-      for (std::size_t a = 0; a < A; ++a)
-        acc[a] = fma(load(x + k + a * W), load(w + k + a * W), acc[a]);
-    if constexpr (A > 1)
-      for (std::size_t a = 0; a + 1 < A; ++a)
-        if (k + a * W < full) acc[a] = fma(load(x + k + a * W), load(w + k + a * W), acc[a]);
+    if constexpr (NV > 0) {
+      for (std::size_t v = 0; v < NV; ++v) acc[v % A] = fma(load(x + v * W), wv[v], acc[v % A]);
+    } else {
+      std::size_t k = 0;
+      for (; k + A * W <= full; k += A * W)
+        for (std::size_t a = 0; a < A; ++a)
+          acc[a] = fma(load(x + k + a * W), load(w + k + a * W), acc[a]);
+      if constexpr (A > 1)
+        for (std::size_t a = 0; a + 1 < A; ++a)
+          if (k + a * W < full) acc[a] = fma(load(x + k + a * W), load(w + k + a * W), acc[a]);
+    }
     if (tail != 0) acc[0] = fma(load_tail(x + full, tail, tmask, kSafeTail), wtail, acc[0]);
     for (std::size_t step = 1; step < A; step *= 2)
       for (std::size_t a = 0; a + step < A; a += 2 * step) acc[a] += acc[a + step];
     return acc[0];
   }
 
-  // x_i . w for the W rows from i0 (n < W: the missing rows repeat row n-1, keeping the block
-  // fully unrolled; the caller zeroes those lanes), transposed by haddp into lane r = row r:
-  // per row that is one load and one FMA per vector plus 1/W of a W x W reduction, so rows
-  // shorter than a register cost little more than their bytes.
+  // x_i . w for the W rows from i0 in lane i - i0 (n < W: the missing rows repeat row n-1,
+  // keeping the block fully unrolled; the caller zeroes those lanes). Per row that is one
+  // load and one FMA per vector, plus 1/W of a W x W transposing reduction: log2 W rounds of
+  // pair_sums (W - 1 in all), after which lane l holds row l. So rows shorter than a few
+  // registers cost little more than their bytes.
   // Access order: each row is read whole, left to right, before the next, so X streams
   // through memory strictly in address order. Walking a column chunk across the W rows
   // instead (one w load per W FMAs) was 2-3x slower from DRAM on Zen 4 for rows of 256 B
   // and more, with or without software prefetch: interleaved streams ld apart inside a page
   // defeat the hardware stream prefetchers, which are what keeps enough misses in flight.
   // The rows are unrolled and independent, so out-of-order execution overlaps one row's FMA
-  // chain with the next row's loads; the cost is reloading w (from L1) for every row.
-  // Registers: A accumulators and a load in flight per row, plus the W row sums that haddp
-  // takes (W + A + 2 <= 19 of 32 zmm; on avx2/sse2 the sums may spill, one store per row).
+  // chain with the next row's loads. The reduction comes after all W rows: folding pairs as
+  // soon as both rows are done (depth first, fewer live registers) was 2.7x slower from DRAM
+  // at d = 64 f32, the shuffles waiting on outstanding misses hold up the loads behind them.
   // Not inlined: with the W unrolled rows inside residual_blocks, GCC 12 allocated the
   // registers of the packed short-row loop there worse (d = 4: 0.6x instead of 0.95x of read
   // bandwidth in L2); a call per W rows costs little against W rows of loads.
-  template <bool kSafeTail>
+  template <bool kSafeTail, std::size_t NV>
   [[gnu::noinline]] static V block_dots(const BatchView<T>& B, std::size_t i0, std::size_t n,
                                         const T* w, std::size_t full, std::size_t tail,
                                         const V& wtail, const Mask& tmask) {
+    V wv[NV > 0 ? NV : 1];
+    for (std::size_t v = 0; v < NV; ++v) wv[v] = load(w + v * W);
     const T* x0 = B.row(i0);
     V sums[W];
     [&]<std::size_t... R>(std::index_sequence<R...>) {
-      ((sums[haddp_slot(R)] =
-            row_dot<kSafeTail>(x0 + min_size(R, n - 1) * B.ld, w, full, tail, wtail, tmask)),
+      ((sums[R] = row_dot<kSafeTail, NV>(x0 + min_size(R, n - 1) * B.ld, w, wv, full, tail, wtail,
+                                         tmask)),
        ...);
     }
     (std::make_index_sequence<W>());
-    return xsimd::haddp(sums);
+    for (std::size_t m = W; m > 1; m /= 2)
+      for (std::size_t q = 0; q < m / 2; ++q) sums[q] = pair_sums(sums[2 * q], sums[2 * q + 1]);
+    return sums[0];
   }
 
-  // Short contiguous rows (ld == d = D, a power of two below W): the W rows of a block are D
-  // full registers, P = W / D rows each. Multiply by w tiled P times, then log2 D rounds of
-  // pair_sums fold each row's D lanes into one, in row order: per row that is D / W of a
-  // load, a multiply and a shuffle-add, so such rows run at memory speed.
+  // block_dots for rows of NV full vectors (0: any other count), choosing the instantiation.
+  template <std::size_t NV = kHeld>
+  static V dispatch_dots(bool safe, const BatchView<T>& B, std::size_t i0, std::size_t n,
+                         const T* w, std::size_t full, std::size_t tail, const V& wtail,
+                         const Mask& tmask) {
+    if constexpr (NV > 0)
+      if (full != NV * W) return dispatch_dots<NV - 1>(safe, B, i0, n, w, full, tail, wtail, tmask);
+    return safe ? block_dots<true, NV>(B, i0, n, w, full, tail, wtail, tmask)
+                : block_dots<false, NV>(B, i0, n, w, full, tail, wtail, tmask);
+  }
+
+  // Short rows (d = D, a power of two up to W; below W also ld == d): the W rows of a block
+  // are D full registers, P = W / D rows each. Multiply by w tiled P times, then log2 D
+  // rounds of pair_sums fold each row's D lanes into one, in row order: per row that is D / W
+  // of a load, a multiply and a shuffle-add, so such rows run at memory speed. At D = W (any
+  // ld) this is block_dots' reduction, inline in the block loop: 1.7x block_dots<true, 1>'s
+  // speed at d = 16 f32 in L2, where a call per 16 rows of 64 B is not small.
   template <std::size_t D, class Emit>
   static std::size_t packed_blocks(const BatchView<T>& B, const T* w, Emit& emit) {
     alignas(64) T wbuf[W];
@@ -249,7 +265,7 @@ struct SimdOps {
     for (; i0 + W <= B.rows; i0 += W) {
       const T* x = B.row(i0);
       V p[D];
-      for (std::size_t m = 0; m < D; ++m) p[m] = load(x + m * W) * wtile;
+      for (std::size_t m = 0; m < D; ++m) p[m] = load(D == W ? B.row(i0 + m) : x + m * W) * wtile;
       for (std::size_t n = D; n > 1; n /= 2)
         for (std::size_t m = 0; m < n / 2; ++m) p[m] = pair_sums(p[2 * m], p[2 * m + 1]);
       emit(i0, W, p[0] - load(B.y + i0));
@@ -258,7 +274,7 @@ struct SimdOps {
   }
   template <class Emit, std::size_t D = 1>
   static std::size_t packed_rows(const BatchView<T>& B, const T* w, Emit& emit) {
-    if constexpr (D < W) {
+    if constexpr (D <= W) {
       if (B.d == D) return packed_blocks<D>(B, w, emit);
       return packed_rows<Emit, 2 * D>(B, w, emit);
     }
@@ -270,7 +286,7 @@ struct SimdOps {
   template <class Emit>
   static void residual_blocks(const BatchView<T>& B, const T* w, Emit&& emit) {
     std::size_t start = 0;
-    if (B.ld == B.d && B.d < W) start = packed_rows(B, w, emit);
+    if ((B.ld == B.d && B.d < W) || B.d == W) start = packed_rows(B, w, emit);
     const std::size_t full = B.d / W * W, tail = B.d - full;
     alignas(64) T wbuf[W] = {};
     for (std::size_t t = 0; t < tail; ++t) wbuf[t] = w[full + t];
@@ -279,8 +295,7 @@ struct SimdOps {
     const std::size_t safe = tail != 0 ? safe_rows(B, full) : B.rows;
     for (std::size_t i0 = start; i0 < B.rows; i0 += W) {
       const std::size_t n = min_size(W, B.rows - i0);
-      const V dots = i0 + n <= safe ? block_dots<true>(B, i0, n, w, full, tail, wtail, tmask)
-                                    : block_dots<false>(B, i0, n, w, full, tail, wtail, tmask);
+      const V dots = dispatch_dots(i0 + n <= safe, B, i0, n, w, full, tail, wtail, tmask);
       if (n == W) {
         emit(i0, n, dots - load(B.y + i0));
       } else {
@@ -514,8 +529,8 @@ struct SimdOps {
 
   // DESIGN.md §3 depths of this variant, the larger of its operations':
   // - features: each of a row's A accumulators adds ceil(d / (A W)) products plus the tail
-  //   vector, haddp and the A-way join are a tree of depth log2(A W); then y is subtracted,
-  //   and the perturbed sums add dp x_ij: + 2.
+  //   vector, the A-way join and the pair_sums transpose are a tree of depth log2(A W); then y is
+  //   subtracted, and the perturbed sums add dp x_ij: + 2.
   // - batch: the loss adds ceil(b / W) squares per lane, then hadd (log2 W). A column sweep
   //   adds per row block ceil(n / S) terms per set and log2 S <= 3 to join the sets; over
   //   blocks of >= 16 rows that is at most b, plus 3 for a short last block. The packed sweep
