@@ -1,10 +1,12 @@
 // The hand-written SIMD building blocks (the Ops contract of compose.hpp), written once as a
 // template on the xsimd 8.1 arch tag and instantiated by the per-ISA units simd_<isa>.cpp.
-// Dot products transpose-and-reduce blocks of W rows (a tree of pair_sums), so short rows
-// cost one load and one FMA each instead of a horizontal sum; the perturbed and gradient sums sweep
-// X row-major across j. Everything sits in an unnamed namespace (DESIGN.md §5, ODR).
+// Dot products transpose-and-reduce blocks of W rows (xsimd::haddp, or pair_sums for rows
+// packed in registers), so short rows cost one load and one FMA each, not a horizontal sum; the
+// perturbed and gradient sums sweep X row-major across j. Everything sits in an unnamed namespace
+// (DESIGN.md §5, ODR).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -173,11 +175,13 @@ struct SimdOps {
 
   // --- Dot products: W rows per block ------------------------------------------------------
 
-  // Rows of up to kHeld full vectors have their count as a template argument: the row loop
-  // unrolls and w stays in registers for the whole block, so a row costs one load per vector
-  // (a w reload per FMA halves what the L1 ports deliver of X: 57 against 85 GB/s at d = 64
-  // f32 from L2 on Zen 4). Longer rows (NV = 0) loop at run time and reload w from L1.
-  static constexpr std::size_t kHeld = 16;
+  // Rows of up to kHeld full vectors have their count NV as a template argument: the row
+  // loop unrolls and w stays in registers for the whole block, so a row costs one load per
+  // vector (a w reload per FMA halves what the L1 ports deliver of X: 57 against 85 GB/s at
+  // d = 64 f32 from L2 on Zen 4). kHeld leaves registers for the W row sums and two in flight;
+  // longer rows (NV = 0) loop at run time and reload w from L1.
+  static constexpr std::size_t kRegisters = kAvx512 ? 32 : 16;
+  static constexpr std::size_t kHeld = kRegisters > W + 2 ? min_size(16, kRegisters - W - 2) : 0;
 
   // x . w for one row: A accumulators, vector v of the row into accumulator v mod A, the
   // tail vector into accumulator 0, then joined pairwise. NV > 0: full == NV W.
@@ -203,20 +207,34 @@ struct SimdOps {
     return acc[0];
   }
 
+  // Slot of row r in the haddp input. xsimd 8.1's avx512f haddp for float returns the sums of
+  // rows 2,3 in lanes 4,5 and vice versa (likewise 10,11 and 12,13); the swap is its own
+  // inverse, so feeding the rows swapped puts every sum in its row's lane.
+  static constexpr std::size_t haddp_slot(std::size_t r) {
+    if constexpr (kAvx512 && std::is_same_v<Acc, float>) {
+      const std::size_t q = r % 8;
+      if (q == 2 || q == 3) return r + 2;
+      if (q == 4 || q == 5) return r - 2;
+    }
+    return r;
+  }
+
   // x_i . w for the W rows from i0 in lane i - i0 (n < W: the missing rows repeat row n-1,
-  // keeping the block fully unrolled; the caller zeroes those lanes). Per row that is one
-  // load and one FMA per vector, plus 1/W of a W x W transposing reduction: log2 W rounds of
-  // pair_sums (W - 1 in all), after which lane l holds row l. So rows shorter than a few
-  // registers cost little more than their bytes.
+  // keeping the block fully unrolled; the caller zeroes those lanes), transposed by haddp:
+  // per row that is one load and one FMA per vector plus 1/W of a W x W reduction, so rows
+  // of a few registers cost little more than their bytes.
   // Access order: each row is read whole, left to right, before the next, so X streams
   // through memory strictly in address order. Walking a column chunk across the W rows
   // instead (one w load per W FMAs) was 2-3x slower from DRAM on Zen 4 for rows of 256 B
   // and more, with or without software prefetch: interleaved streams ld apart inside a page
   // defeat the hardware stream prefetchers, which are what keeps enough misses in flight.
   // The rows are unrolled and independent, so out-of-order execution overlaps one row's FMA
-  // chain with the next row's loads. The reduction comes after all W rows: folding pairs as
-  // soon as both rows are done (depth first, fewer live registers) was 2.7x slower from DRAM
-  // at d = 64 f32, the shuffles waiting on outstanding misses hold up the loads behind them.
+  // chain with the next row's loads. Held rows (NV > 0) are a loop over the W rows, which
+  // GCC keeps in row order with w in registers; fully unrolled it interleaved the rows and
+  // spilled (f64, d = 16: 0.84x). The run-time loop (NV = 0) is unrolled over the rows: a
+  // row loop around it was 0.8x at d = 256. Both also tried a pair_sums tree instead of
+  // haddp: no faster, and folding pairs as soon as both rows were done was 2.7x slower from
+  // DRAM (the shuffles waiting on outstanding misses hold up the loads behind them).
   // Not inlined: with the W unrolled rows inside residual_blocks, GCC 12 allocated the
   // registers of the packed short-row loop there worse (d = 4: 0.6x instead of 0.95x of read
   // bandwidth in L2); a call per W rows costs little against W rows of loads.
@@ -228,34 +246,41 @@ struct SimdOps {
     for (std::size_t v = 0; v < NV; ++v) wv[v] = load(w + v * W);
     const T* x0 = B.row(i0);
     V sums[W];
-    [&]<std::size_t... R>(std::index_sequence<R...>) {
-      ((sums[R] = row_dot<kSafeTail, NV>(x0 + min_size(R, n - 1) * B.ld, w, wv, full, tail, wtail,
-                                         tmask)),
-       ...);
+    if constexpr (NV > 0) {
+      for (std::size_t r = 0; r < W; ++r)
+        sums[haddp_slot(r)] =
+            row_dot<kSafeTail, NV>(x0 + min_size(r, n - 1) * B.ld, w, wv, full, tail, wtail, tmask);
+    } else {
+      [&]<std::size_t... R>(std::index_sequence<R...>) {
+        ((sums[haddp_slot(R)] = row_dot<kSafeTail, NV>(x0 + min_size(R, n - 1) * B.ld, w, wv, full,
+                                                       tail, wtail, tmask)),
+         ...);
+      }
+      (std::make_index_sequence<W>());
     }
-    (std::make_index_sequence<W>());
-    for (std::size_t m = W; m > 1; m /= 2)
-      for (std::size_t q = 0; q < m / 2; ++q) sums[q] = pair_sums(sums[2 * q], sums[2 * q + 1]);
-    return sums[0];
+    return xsimd::haddp(sums);
   }
 
-  // block_dots for rows of NV full vectors (0: any other count), choosing the instantiation.
-  template <std::size_t NV = kHeld>
-  static V dispatch_dots(bool safe, const BatchView<T>& B, std::size_t i0, std::size_t n,
-                         const T* w, std::size_t full, std::size_t tail, const V& wtail,
-                         const Mask& tmask) {
-    if constexpr (NV > 0)
-      if (full != NV * W) return dispatch_dots<NV - 1>(safe, B, i0, n, w, full, tail, wtail, tmask);
-    return safe ? block_dots<true, NV>(B, i0, n, w, full, tail, wtail, tmask)
-                : block_dots<false, NV>(B, i0, n, w, full, tail, wtail, tmask);
+  // The block_dots instantiation for rows of `full` elements in full vectors: NV = full / W
+  // when that is held in registers, else the run-time loop (NV = 0). Chosen once per call.
+  using DotsFn = V (*)(const BatchView<T>&, std::size_t, std::size_t, const T*, std::size_t,
+                       std::size_t, const V&, const Mask&);
+  template <bool kSafeTail>
+  static DotsFn pick_dots(std::size_t full) {
+    static constexpr auto table = []<std::size_t... NV>(std::index_sequence<NV...>) {
+      return std::array<DotsFn, sizeof...(NV)>{&block_dots<kSafeTail, NV>...};
+    }
+    (std::make_index_sequence<kHeld + 1>());
+    const std::size_t nv = full / W;
+    return table[nv <= kHeld ? nv : 0];
   }
 
   // Short rows (d = D, a power of two up to W; below W also ld == d): the W rows of a block
   // are D full registers, P = W / D rows each. Multiply by w tiled P times, then log2 D
   // rounds of pair_sums fold each row's D lanes into one, in row order: per row that is D / W
   // of a load, a multiply and a shuffle-add, so such rows run at memory speed. At D = W (any
-  // ld) this is block_dots' reduction, inline in the block loop: 1.7x block_dots<true, 1>'s
-  // speed at d = 16 f32 in L2, where a call per 16 rows of 64 B is not small.
+  // ld) that is one register per row and a pair_sums transpose inline in the block loop:
+  // 1.6x block_dots' speed at d = 16 f32 in L2, where a call per 16 rows of 64 B is not small.
   template <std::size_t D, class Emit>
   static std::size_t packed_blocks(const BatchView<T>& B, const T* w, Emit& emit) {
     alignas(64) T wbuf[W];
@@ -293,9 +318,11 @@ struct SimdOps {
     const V wtail = load(wbuf);
     const Mask tmask = first_lanes(tail);
     const std::size_t safe = tail != 0 ? safe_rows(B, full) : B.rows;
+    const DotsFn safe_dots = pick_dots<true>(full), edge_dots = pick_dots<false>(full);
     for (std::size_t i0 = start; i0 < B.rows; i0 += W) {
       const std::size_t n = min_size(W, B.rows - i0);
-      const V dots = dispatch_dots(i0 + n <= safe, B, i0, n, w, full, tail, wtail, tmask);
+      const V dots =
+          (i0 + n <= safe ? safe_dots : edge_dots)(B, i0, n, w, full, tail, wtail, tmask);
       if (n == W) {
         emit(i0, n, dots - load(B.y + i0));
       } else {
@@ -529,8 +556,8 @@ struct SimdOps {
 
   // DESIGN.md §3 depths of this variant, the larger of its operations':
   // - features: each of a row's A accumulators adds ceil(d / (A W)) products plus the tail
-  //   vector, the A-way join and the pair_sums transpose are a tree of depth log2(A W); then y is
-  //   subtracted, and the perturbed sums add dp x_ij: + 2.
+  //   vector, the A-way join and the transpose (haddp or pair_sums) are a tree of depth
+  //   log2(A W); then y is subtracted, and the perturbed sums add dp x_ij: + 2.
   // - batch: the loss adds ceil(b / W) squares per lane, then hadd (log2 W). A column sweep
   //   adds per row block ceil(n / S) terms per set and log2 S <= 3 to join the sets; over
   //   blocks of >= 16 rows that is at most b, plus 3 for a short last block. The packed sweep
