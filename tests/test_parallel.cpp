@@ -49,7 +49,7 @@ struct Shape {
 
 // Split: several row chunks for every axis; d = 40 leaves a coordinate-block tail and d = 150
 // gives OverBoth two coordinate blocks (its separate residual phase). Serial: one chunk.
-const Shape kSplit[] = {{2000, 40, 43, 1, true}, {600, 150, 150, 3, false}};
+const Shape kSplit[] = {{3500, 40, 43, 1, true}, {900, 150, 150, 3, false}};
 const Shape kSmall = {60, 24, 24, 0, true};
 
 // The shapes really take the parallel path; if the thresholds in parallel.hpp move, the
@@ -63,7 +63,7 @@ TEST(ParallelShapes, SplitAndSerialAsIntended) {
     EXPECT_GE(static_cast<double>(s.b * s.d), kParallelElems) << s.b << "x" << s.d;
   }
   using Both = OverBoth<TableOps<scalar_ops.f64>>;
-  EXPECT_GT(Both::blocks(Both::plan(600, 150), 150).count, 1u);
+  EXPECT_GT(Both::blocks(Both::plan(900, 150), 150).count, 1u);
   EXPECT_EQ(row_chunks(kSmall.b, kSmall.d).count, 1u);
 }
 

@@ -209,8 +209,8 @@ TEST(TrainNoisy, CentralAndAnalyticReachTheSameLoss) {
 
 // The shape a determinism run trains on. Serial kernels get a small one (the check is about
 // the trainer: shuffle, schedule, no hidden state). Parallel kernels only split a call when
-// b * d >= 2^16 (parallel.hpp), into fixed row chunks of ~2^14 elements and coordinate
-// blocks, so they get b * d = 2048 * 32: four row chunks, two coordinate blocks.
+// b * d >= 2^17 (parallel.hpp), into fixed row chunks of ~2^14 elements, so they get
+// b * d = 4096 * 32: eight row chunks.
 struct RunShape {
   std::size_t n, d, b, epochs;
 };
@@ -242,7 +242,7 @@ TEST(TrainDeterminism, SameSeedSameWeightsEveryKernel) {
     if (!k.is_supported() || !k.deterministic) continue;
     const bool parallel = k.axis != Axis::serial;
     // 96 rows in batches of 20: five batches, the last of 16 rows.
-    const RunShape shape = parallel ? RunShape{2048, 32, 2048, 2} : RunShape{96, 5, 20, 3};
+    const RunShape shape = parallel ? RunShape{4096, 32, 4096, 2} : RunShape{96, 5, 20, 3};
     auto run = [&](int threads, std::uint64_t seed) {
       return k.elem == DType::f32 ? shaped_run<float>(k, shape, threads, seed)
                                   : shaped_run<double>(k, shape, threads, seed);
