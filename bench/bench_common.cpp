@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <set>
 #include <thread>
@@ -201,10 +202,24 @@ std::string format(const char* fmt, double a, double b, double c, double e) {
 
 }  // namespace
 
+// The reference of a batch at w, computed once and shared by every kernel and peer checked on
+// it: the whole of a 1 GiB batch costs seconds in long double, one kernel pass milliseconds.
+// Benchmark datasets and their w live for the whole process, so the addresses identify them.
+template <class T>
+const Reference& shared_reference(const BatchView<T>& batch, std::span<const T> w) {
+  using Key = std::tuple<const void*, const void*, std::size_t, std::size_t, std::size_t,
+                         const void*, std::size_t>;
+  static std::map<Key, Reference> cache;
+  const Key key{batch.x, batch.y, batch.rows, batch.d, batch.ld, w.data(), w.size()};
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, reference(batch, w)).first;
+  return it->second;
+}
+
 template <class T>
 std::string check_loss_value(double got, const BatchView<T>& batch, std::span<const T> w, DType acc,
                              SumDepths depths) {
-  const Reference ref = reference(batch, w);
+  const Reference& ref = shared_reference(batch, w);
   const double tol = loss_bound(ref, acc, depths);
   const double err = std::abs(got - ref.loss);
   if (err <= tol) return {};

@@ -74,8 +74,10 @@ const BenchData<T>& bench_data(std::size_t n, std::size_t d);
 
 // --- Checks -------------------------------------------------------------------------------------
 
-// Batches larger than this many elements (b * d) are checked on their first rows only: the
-// long-double reference costs ~50x a kernel pass and would dominate the quick preset.
+// Gradients of batches larger than this many elements (b * d) are checked on their first rows
+// only: the long-double central reference costs ~50x a kernel pass, and depends on the
+// kernel's accumulator and depths, so it cannot be shared. A loss is checked on the whole
+// batch: its reference is computed once per batch and shared by every kernel and peer.
 inline constexpr std::size_t kCheckElements = std::size_t{1} << 22;
 template <class T>
 BatchView<T> check_slice(const BatchView<T>& batch);

@@ -60,16 +60,17 @@ std::size_t cold_rows(std::size_t b, std::size_t d) {
   return (rows + b - 1) / b * b;
 }
 
-// One-time agreement check of kernel k on (the first rows of) the batch, at the same Exec.
+// One-time agreement check of kernel k on the batch (a gradient: on its first rows, see
+// kCheckElements), at the same Exec.
 template <class T>
 std::string check_kernel(const Kernel& k, Family fam, const BatchView<T>& batch,
                          std::span<const T> w, const Exec& exec) {
+  if (is_loss(fam)) {
+    const double got = numgrad::loss<T>(k, batch, w, exec);  // validated API, once
+    return check_loss_value(got, batch, w, k.acc, k.depths(batch.rows, batch.d));
+  }
   const BatchView<T> S = check_slice(batch);
   const SumDepths depths = k.depths(S.rows, S.d);
-  if (is_loss(fam)) {
-    const double got = numgrad::loss<T>(k, S, w, exec);  // validated API, once
-    return check_loss_value(got, S, w, k.acc, depths);
-  }
   std::vector<T> h(S.d);
   std::vector<double> g(S.d);
   make_steps<T>(StepPolicy{}, S, w, h);
