@@ -8,6 +8,7 @@
 #include <cstddef>
 
 #include "compose.hpp"
+#include "numgrad/reference.hpp"
 
 namespace numgrad::detail {
 namespace {
@@ -57,9 +58,7 @@ struct ScalarOps {
     }
   }
   // Sequential sums: b terms over the batch, d products plus y within a prediction.
-  static SumDepths depths(std::size_t b, std::size_t d) {
-    return {static_cast<double>(b), static_cast<double>(d + 1)};
-  }
+  static SumDepths depths(std::size_t b, std::size_t d) { return sequential_depths(b, d); }
 };
 
 template <class T, class Acc>
