@@ -181,7 +181,7 @@ int cmd_info(int argc, char** argv);
 int cmd_verify(int argc, char** argv);
 int cmd_grad(int argc, char** argv);
 int cmd_sweep_h(int argc, char** argv);
-// Returns 1 when training diverged (cli_train.cpp).
+// Returns 1 when training diverged or stalled (cli_train.cpp).
 int cmd_train(int argc, char** argv);
 
 }  // namespace numgrad::cli

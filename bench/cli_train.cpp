@@ -1,7 +1,7 @@
 // `numgrad train`: mini-batch SGD on a CSV file or synthetic data with any kernel's gradient
 // (numgrad/train.hpp), printing the full-dataset loss, time and rows/s per epoch, then the
 // closed-form least-squares loss the run should approach, and writing the weights (in the
-// data's original units when --standardize was used). Exit 0, 1 when training diverged,
+// data's original units when --standardize was used). Exit 0, 1 when training diverged or stalled,
 // 2 for bad input (thrown to main, which prints one line).
 #include <unistd.h>
 
@@ -319,6 +319,10 @@ int run(const Kernel& k, const Settings& s) {
               << (s.standardize ? "" : ", or --standardize --intercept") << ")\n";
     return kExitFailed;
   }
+  if (r.stop == StopReason::stalled) {
+    std::cerr << "numgrad train: " << r.message << "\n";
+    return kExitFailed;
+  }
   double train_seconds = 0;
   for (const EpochReport& e : r.history) train_seconds += e.seconds;
   std::cout << "\n"
@@ -405,15 +409,16 @@ int cmd_train(int argc, char** argv) {
   const std::vector<OptionSpec> sp = specs();
   const Options opts("train", sp, argc, argv);
   if (opts.help()) {
-    print_help(std::cout,
-               "numgrad train (--data FILE.csv [--target COL] | --synthetic N,D[,NOISE]) [options]",
-               "Fits y ~ X w by mini-batch SGD, using the chosen kernel's central-difference\n"
-               "gradient (or --analytic). Each epoch reshuffles the rows (seeded) into one\n"
-               "buffer and walks it in contiguous batches; the full-dataset loss, time and\n"
-               "rows/s are printed per epoch, then the closed-form least-squares loss that SGD\n"
-               "should approach. Unscaled features make SGD diverge at any useful rate: use\n"
-               "--standardize --intercept. Exit status: 0 done, 1 diverged, 2 bad input.",
-               sp);
+    print_help(
+        std::cout,
+        "numgrad train (--data FILE.csv [--target COL] | --synthetic N,D[,NOISE]) [options]",
+        "Fits y ~ X w by mini-batch SGD, using the chosen kernel's central-difference\n"
+        "gradient (or --analytic). Each epoch reshuffles the rows (seeded) into one\n"
+        "buffer and walks it in contiguous batches; the full-dataset loss, time and\n"
+        "rows/s are printed per epoch, then the closed-form least-squares loss that SGD\n"
+        "should approach. Unscaled features make SGD diverge at any useful rate: use\n"
+        "--standardize --intercept. Exit status: 0 done, 1 diverged or stalled, 2 bad input.",
+        sp);
     return kExitOk;
   }
   const Settings s = settings(opts);

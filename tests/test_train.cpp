@@ -415,15 +415,41 @@ TEST(TrainValidation, BadDataFailsClearly) {
                  "data: no rows");
 }
 
-// A fixed step too small for the weights the run reaches cannot be repaired: fail, naming it.
-TEST(TrainValidation, FixedStepThatStopsMovingWeights) {
+// A fixed step that does not move the initial weights is a bad option: fail, naming it.
+TEST(TrainValidation, FixedStepThatDoesNotMoveInitialWeights) {
   SyntheticSpec spec;
   spec.d = 3;
   const Dataset<float> data = make_synthetic<float>(spec);
   TrainOptions o;
   o.step = {StepRule::fixed, 1e-9};
   o.initial_weights = {1, 1, 1};
-  expect_invalid([&] { train(find_kernel("scalar.residual.f32"), data, o); }, "step=fixed:");
+  expect_invalid([&] { train(find_kernel("scalar.residual.f32"), data, o); },
+                 "step=fixed:1e-09: does not move every weight in f32 at the initial weights");
+}
+
+// One that stops moving them once they grow cannot be repaired either, but the run so far is
+// kept: h = 1e-6 moves f32 weights below 32 (half an ulp there is 2^-20 < 1e-6) and not from
+// 32 on (2^-19 > 1e-6); y = 100 x puts the optimum at w = 100.
+TEST(TrainEpoch, FixedStepThatStopsMovingGrownWeightsStalls) {
+  SyntheticSpec spec;
+  spec.n = 256;
+  spec.d = 1;
+  Dataset<float> data = make_synthetic<float>(spec);
+  for (std::size_t i = 0; i < data.n; ++i) data.y[i] = 100 * data.x[i * data.ld];
+  TrainOptions o;
+  o.step = {StepRule::fixed, 1e-6};
+  o.epochs = 200;
+  o.lr = 0.05;
+  // f64 sums: with a step of 1e-6 the two perturbed losses (~1e4) differ by ~4e-4, which f32
+  // sums would not resolve.
+  const TrainResult r = train(find_kernel("scalar.residual.f32acc64"), data, o);
+  ASSERT_EQ(r.stop, StopReason::stalled) << r.message << " (w=" << r.weights.at(0) << ")";
+  EXPECT_NE(r.message.find("training stalled in epoch"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("step=fixed:1e-06"), std::string::npos) << r.message;
+  EXPECT_GE(r.weights.at(0), 32.0);
+  EXPECT_LT(r.weights.at(0), 64.0);
+  EXPECT_EQ(r.history.size(), r.epochs_run);
+  EXPECT_LT(r.epochs_run, 200u);
 }
 
 // --- Least squares ------------------------------------------------------------------------------

@@ -101,6 +101,8 @@ std::string_view name(StopReason r) {
       return "converged";
     case StopReason::diverged:
       return "diverged";
+    case StopReason::stalled:
+      return "stalled";
   }
   return "?";
 }
@@ -186,7 +188,7 @@ TrainResult train(const Kernel& k, const Dataset<T>& data, const TrainOptions& o
 
   double previous = result.initial_loss;
   using clock = std::chrono::steady_clock;
-  for (std::size_t epoch = 0; epoch < o.epochs && result.stop != StopReason::diverged; ++epoch) {
+  for (std::size_t epoch = 0; epoch < o.epochs && result.stop == StopReason::epochs; ++epoch) {
     const double lr = o.lr / (1.0 + o.decay * static_cast<double>(epoch));
     const auto t0 = clock::now();
 
@@ -212,13 +214,21 @@ TrainResult train(const Kernel& k, const Dataset<T>& data, const TrainOptions& o
         // rounding error by (k + 1/k) / 2), so a step from the epoch's start stays within a
         // small factor of the best while the loss falls within the epoch, far below the
         // sampling noise of SGD. When w has moved so far that a step no longer changes w_j
-        // in T, the steps are recomputed on the spot (fixed steps cannot be, and fail).
+        // in T, the steps are recomputed on the spot. A fixed step cannot be: at the initial
+        // weights that is a bad option, later the run stops there, keeping what it has.
         if (r0 == 0 || !steps_move(w, h)) {
           make_steps<T>(o.step, batch, w, h);
-          if (!steps_move(w, h))
-            fail("step=", to_string(o.step), ": no longer moves every weight in ",
-                 name(dtype_of<T>), " (epoch ", epoch + 1,
-                 "); use a larger fixed step, or relative or auto");
+          if (!steps_move(w, h)) {
+            const std::string what = cat("step=", to_string(o.step),
+                                         ": does not move every weight in ", name(dtype_of<T>));
+            const std::string advice = "; use a larger fixed step, or relative or auto";
+            if (epoch == 0 && r0 == 0) fail(what, " at the initial weights", advice);
+            result.stop = StopReason::stalled;
+            result.message = cat("training stalled in epoch ", epoch + 1, " at row ", r0, ": ",
+                                 what, " once they grew", advice);
+            bad_update = true;
+            break;
+          }
         }
         fns.gradient(batch, w.data(), h.data(), g.data(), o.exec);
       }

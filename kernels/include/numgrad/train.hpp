@@ -48,7 +48,7 @@ struct EpochReport {
   std::size_t batches = 0;     // ceil(n / b)
 };
 
-enum class StopReason { epochs, converged, diverged };
+enum class StopReason { epochs, converged, diverged, stalled };
 std::string_view name(StopReason r);
 
 struct TrainResult {
@@ -64,10 +64,12 @@ struct TrainResult {
 // Trains y ~ X w by mini-batch SGD with the kernel's gradient. Each epoch copies the rows in a
 // seeded random order into one buffer allocated per call, then steps through it in batches.
 // Divergence (a non-finite weight or loss, or a loss above 1e6 times the initial one) ends
-// training with StopReason::diverged and a message; it is a result, not an exception, so the
-// caller still gets the history. Throws std::invalid_argument for bad options or data (empty,
-// non-finite values, initial weights of the wrong length, a kernel of the other element
-// type), std::runtime_error for a kernel this CPU cannot run.
+// training with StopReason::diverged and a message; a fixed step that stops moving a weight
+// the run has reached (w_j +- h rounds to w_j in T) ends it with StopReason::stalled. Both are
+// results, not exceptions, so the caller still gets the history and the weights. Throws
+// std::invalid_argument for bad options or data (empty, non-finite values, initial weights of the
+// wrong length, a kernel of the other element type, a fixed step that does not move the initial
+// weights), std::runtime_error for a kernel this CPU cannot run.
 template <class T>
 TrainResult train(const Kernel& kernel, const Dataset<T>& data, const TrainOptions& options,
                   const std::function<void(const EpochReport&)>& on_epoch = {});
