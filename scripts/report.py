@@ -351,7 +351,10 @@ def key_ratios(rows, index, peers):
         cands = [r for r in cands if not r.error]
         return min(cands, key=lambda r: r.seconds) if cands else None
 
-    # 1. best serial SIMD loss vs Eigen over d (hot 1 MiB f32 batches: b = 2^18 / d)
+    # 1. best serial SIMD loss vs Eigen over d (hot 1 MiB f32 batches: b = 2^18 / d), and
+    #    the most any kernel could show: Eigen against the L2 read ceiling of the same run
+    l2 = [r for r in rows if r.kind == "ceiling" and r.id == "read_bw.l2" and r.threads == 1
+          and not r.error and r.bytes_s]
     parts = []
     for d in (4, 8, 16, 64, 256):
         simd = best([r for r in ok if r.family == "loss" and r.types == "f32" and is_simd(r)
@@ -359,10 +362,13 @@ def key_ratios(rows, index, peers):
         eig = best([r for r in ok if r.kind == "peer" and r.id == "eigen.loss.f32" and
                     r.b * d == 1 << 18 and r.d == d])
         if simd and eig:
-            parts.append("d=%d %.2fx (%s)" % (d, eig.seconds / simd.seconds, simd.prefix))
+            cap = " (L2 ceiling: <= %.2fx)" % (l2[0].bytes_s / eig.bytes_s) \
+                if l2 and eig.bytes_s else ""
+            parts.append("d=%d %.2fx %s%s" % (d, eig.seconds / simd.seconds, simd.prefix, cap))
     if parts:
         out.append("Best serial SIMD f32 loss vs Eigen (1 MiB batches, b = 2^18/d, Eigen time / "
-                   "SIMD time): " +
+                   "SIMD time; the cap is the L2 read ceiling / Eigen's bandwidth, what a "
+                   "kernel reading at the ceiling would show): " +
                    ", ".join(parts))
     # 2. 1 GiB f32 loss vs the read bandwidth ceiling
     big = [r for r in ok if r.family in ("loss", "peer") and r.algorithm == "loss" and
@@ -427,6 +433,21 @@ def key_ratios(rows, index, peers):
                 out.append("%d threads vs 1, %s N=%d b=%d d=%d (%s): %s" % (
                     tmax, fam, shape[0], shape[1], shape[2], "residual" if fam == "grad" else "loss",
                     ", ".join(sorted(parts))))
+        # 6. issue 4's measure: a parallel gradient at tmax threads against its serial inner
+        #    kernel (the id without "tbb.<axis>.") at one thread, for b*d >= 2^20
+        lines = {}
+        for r in ok:
+            if r.family != "grad" or r.threads != tmax or r.axis == "serial" or \
+                    r.b * r.d < (1 << 20) or not r.id.startswith("tbb."):
+                continue
+            inner = r.id.split(".", 2)[2]
+            one = index.get(("grad", inner, r.shape(), 1))
+            if one and not one.error:
+                key = (r.algorithm, r.shape())
+                lines.setdefault(key, []).append("%s %.2fx" % (r.id, one.seconds / r.seconds))
+        for (alg, shape), parts in sorted(lines.items()):
+            out.append("%d threads vs the serial inner kernel, %s b=%d d=%d: %s" % (
+                tmax, alg, shape[1], shape[2], ", ".join(sorted(parts))))
     return out
 
 
