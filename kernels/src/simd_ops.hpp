@@ -178,20 +178,24 @@ struct SimdOps {
   // Rows of up to kHeld full vectors have their count NV as a template argument: the row
   // loop unrolls and w stays in registers for the whole block, so a row costs one load per
   // vector (a w reload per FMA halves what the L1 ports deliver of X: 57 against 85 GB/s at
-  // d = 64 f32 from L2 on Zen 4). kHeld leaves registers for the W row sums and two in flight;
-  // longer rows (NV = 0) loop at run time and reload w from L1.
+  // d = 64 f32 from L2 on Zen 4). The row sums go to memory (haddp's input), so kHeld leaves
+  // four registers for the row in flight; longer rows (NV = 0) loop at run time and reload w
+  // from L1.
   static constexpr std::size_t kRegisters = kAvx512 ? 32 : 16;
-  static constexpr std::size_t kHeld = kRegisters > W + 2 ? min_size(16, kRegisters - W - 2) : 0;
+  static constexpr std::size_t kHeld = min_size(16, kRegisters - 4);
 
-  // x . w for one row: A accumulators, vector v of the row into accumulator v mod A, the
-  // tail vector into accumulator 0, then joined pairwise. NV > 0: full == NV W.
+  // x . w for one row: C accumulators, vector v of the row into accumulator v mod C, the
+  // tail vector into accumulator 0, then joined pairwise. C = A, except that a held row of
+  // 4+ vectors gets two chains even when A = 1: a row is then one dependent FMA chain per
+  // call site, and halving it was 4% faster at d = 256 f32 from L2. NV > 0: full == NV W.
   template <bool kSafeTail, std::size_t NV>
   static V row_dot(const T* x, const T* w, const V* wv, std::size_t full, std::size_t tail,
                    const V& wtail, const Mask& tmask) {
-    V acc[A];
-    for (std::size_t a = 0; a < A; ++a) acc[a] = zero();
+    constexpr std::size_t C = NV >= 4 && A == 1 ? 2 : A;
+    V acc[C];
+    for (std::size_t a = 0; a < C; ++a) acc[a] = zero();
     if constexpr (NV > 0) {
-      for (std::size_t v = 0; v < NV; ++v) acc[v % A] = fma(load(x + v * W), wv[v], acc[v % A]);
+      for (std::size_t v = 0; v < NV; ++v) acc[v % C] = fma(load(x + v * W), wv[v], acc[v % C]);
     } else {
       std::size_t k = 0;
       for (; k + A * W <= full; k += A * W)
@@ -202,8 +206,8 @@ struct SimdOps {
           if (k + a * W < full) acc[a] = fma(load(x + k + a * W), load(w + k + a * W), acc[a]);
     }
     if (tail != 0) acc[0] = fma(load_tail(x + full, tail, tmask, kSafeTail), wtail, acc[0]);
-    for (std::size_t step = 1; step < A; step *= 2)
-      for (std::size_t a = 0; a + step < A; a += 2 * step) acc[a] += acc[a + step];
+    for (std::size_t step = 1; step < C; step *= 2)
+      for (std::size_t a = 0; a + step < C; a += 2 * step) acc[a] += acc[a + step];
     return acc[0];
   }
 
@@ -230,11 +234,10 @@ struct SimdOps {
   // defeat the hardware stream prefetchers, which are what keeps enough misses in flight.
   // The rows are unrolled and independent, so out-of-order execution overlaps one row's FMA
   // chain with the next row's loads. Held rows (NV > 0) are a loop over the W rows, which
-  // GCC keeps in row order with w in registers; fully unrolled it interleaved the rows and
-  // spilled (f64, d = 16: 0.84x). The run-time loop (NV = 0) is unrolled over the rows: a
-  // row loop around it was 0.8x at d = 256. Both also tried a pair_sums tree instead of
-  // haddp: no faster, and folding pairs as soon as both rows were done was 2.7x slower from
-  // DRAM (the shuffles waiting on outstanding misses hold up the loads behind them).
+  // GCC keeps in row order with w in registers (fully unrolled, it interleaved the rows and
+  // spilled w); the run-time loop (NV = 0) is unrolled over the rows. A pair_sums tree in
+  // place of haddp was no faster, and folding pairs as soon as both rows were done was 2.7x
+  // slower from DRAM (the shuffles, waiting on outstanding misses, hold up later loads).
   // Not inlined: with the W unrolled rows inside residual_blocks, GCC 12 allocated the
   // registers of the packed short-row loop there worse (d = 4: 0.6x instead of 0.95x of read
   // bandwidth in L2); a call per W rows costs little against W rows of loads.
