@@ -18,6 +18,9 @@
 #include <type_traits>
 #include <vector>
 
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/partitioner.h>
+#include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/version.h>
 #include <xsimd/config/xsimd_config.hpp>
 
@@ -429,6 +432,45 @@ std::vector<int> scaling_threads() {
   return {t.begin(), t.end()};
 }
 
+// The limit of a t-way split of serial kernel k's gradient: t threads each run k on their own
+// 1/t of the rows at the same time, with no join, no shared output and no scheduling (a
+// pinned-per-thread static partition). What t threads can do without coordinating, given
+// the caches and memory bandwidth they share; a parallel kernel at t threads is measured
+// against it. Named as a ceiling: ceiling/split.<id>/N:b/d:d/threads:t.
+template <class T>
+void register_split_ceiling(const Kernel& k, std::size_t b, std::size_t d, int t) {
+  const std::string nm = "ceiling/split." + k.id + "/N:" + std::to_string(b) +
+                         "/d:" + std::to_string(d) + "/threads:" + std::to_string(t);
+  add_benchmark(nm, [&k, b, d, t](benchmark::State& state) {
+    const BenchData<T>& bd = bench_data<T>(b, d);
+    const BatchView<T> all = bd.data.all();
+    const std::span<const T> w(bd.w);
+    std::vector<T> h(d);
+    make_steps<T>(StepPolicy{}, all, w, h);
+    std::vector<std::vector<double>> g(t, std::vector<double>(d));
+    const std::size_t part = (b / t + 15) / 16 * 16;
+    tbb::task_arena arena(t);
+    auto pass = [&] {
+      arena.execute([&] {
+        tbb::parallel_for(
+            0, t,
+            [&](int i) {
+              const std::size_t r0 = std::min(b, i * part), r1 = std::min(b, r0 + part);
+              if (r0 < r1)
+                k.fns<T>().gradient(all.rows_range(r0, r1), w.data(), h.data(), g[i].data(),
+                                    Exec{1});
+            },
+            tbb::static_partitioner());
+      });
+    };
+    for (auto _ : state) {
+      pass();
+      benchmark::DoNotOptimize(g.data());
+      benchmark::ClobberMemory();
+    }
+  });
+}
+
 void register_scaling_plan() {
   const KernelSets ks = select_kernels();
   const std::vector<int> threads = scaling_threads();
@@ -450,7 +492,11 @@ void register_scaling_plan() {
   for (const Kernel* k : ks.all)
     if (k->axis == Axis::serial && inner_prefixes.count(family_prefix(k->id)) &&
         types_suffix(k->id) == "f32")
-      for (const Shape& s : shapes) add_kernel(Family::grad, *k, s.b, s.d, 1);
+      for (const Shape& s : shapes) {
+        add_kernel(Family::grad, *k, s.b, s.d, 1);
+        for (int t : threads)
+          if (t > 1) register_split_ceiling<float>(*k, s.b, s.d, t);
+      }
   for (const Kernel* k : ks.loss_owner)
     if (types_suffix(k->id) == "f32" &&
         ((ks.showcase.count(family_prefix(k->id)) && k->axis != Axis::serial) ||

@@ -445,9 +445,15 @@ def key_ratios(rows, index, peers):
             if one and not one.error:
                 key = (r.algorithm, r.shape())
                 lines.setdefault(key, []).append("%s %.2fx" % (r.id, one.seconds / r.seconds))
+                # ceiling/split.<inner>: the inner kernel on 1/t of the rows per thread, at once
+                split = [c for c in rows if c.kind == "ceiling" and c.id == "split." + inner and
+                         c.n == r.b and c.d == r.d and c.threads == tmax and not c.error]
+                if split:
+                    lines[key].append("split limit of %s %.2fx" % (
+                        inner, one.seconds / split[0].seconds))
         for (alg, shape), parts in sorted(lines.items()):
             out.append("%d threads vs the serial inner kernel, %s b=%d d=%d: %s" % (
-                tmax, alg, shape[1], shape[2], ", ".join(sorted(parts))))
+                tmax, alg, shape[1], shape[2], ", ".join(sorted(set(parts)))))
     return out
 
 
