@@ -124,6 +124,14 @@ struct CacheEntry {
 };
 using CacheKey = std::tuple<std::size_t, std::size_t, std::size_t>;  // sizeof(T), n, d
 
+// References of batches of cached datasets (check_loss_value), keyed by their addresses.
+using ReferenceKey = std::tuple<const void*, const void*, std::size_t, std::size_t, std::size_t,
+                                const void*, std::size_t>;
+std::map<ReferenceKey, Reference>& reference_cache() {
+  static std::map<ReferenceKey, Reference> cache;
+  return cache;
+}
+
 std::map<CacheKey, CacheEntry>& data_cache() {
   static std::map<CacheKey, CacheEntry> cache;
   return cache;
@@ -147,7 +155,10 @@ const BenchData<T>& bench_data(std::size_t n, std::size_t d) {
   const std::size_t bytes = n * (d + 1) * sizeof(T);
   std::size_t total = 0;
   for (auto& [k, e] : cache) total += e.bytes;
-  if (total + bytes > data_budget()) cache.clear();
+  if (total + bytes > data_budget()) {
+    cache.clear();
+    reference_cache().clear();
+  }
 
   SyntheticSpec spec;
   spec.n = std::min(n, kBaseRows);
@@ -204,13 +215,12 @@ std::string format(const char* fmt, double a, double b, double c, double e) {
 
 // The reference of a batch at w, computed once and shared by every kernel and peer checked on
 // it: the whole of a 1 GiB batch costs seconds in long double, one kernel pass milliseconds.
-// Benchmark datasets and their w live for the whole process, so the addresses identify them.
+// The addresses identify a batch of a cached dataset; bench_data empties this cache whenever
+// it frees datasets, so a new dataset at a freed address never meets a stale reference.
 template <class T>
 const Reference& shared_reference(const BatchView<T>& batch, std::span<const T> w) {
-  using Key = std::tuple<const void*, const void*, std::size_t, std::size_t, std::size_t,
-                         const void*, std::size_t>;
-  static std::map<Key, Reference> cache;
-  const Key key{batch.x, batch.y, batch.rows, batch.d, batch.ld, w.data(), w.size()};
+  auto& cache = reference_cache();
+  const ReferenceKey key{batch.x, batch.y, batch.rows, batch.d, batch.ld, w.data(), w.size()};
   auto it = cache.find(key);
   if (it == cache.end()) it = cache.emplace(key, reference(batch, w)).first;
   return it->second;
