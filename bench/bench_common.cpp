@@ -125,8 +125,8 @@ struct CacheEntry {
 using CacheKey = std::tuple<std::size_t, std::size_t, std::size_t>;  // sizeof(T), n, d
 
 // References of batches of cached datasets (check_loss_value), keyed by their addresses.
-using ReferenceKey = std::tuple<const void*, const void*, std::size_t, std::size_t, std::size_t,
-                                const void*, std::size_t>;
+using ReferenceKey = std::tuple<std::size_t, const void*, const void*, std::size_t, std::size_t,
+                                std::size_t, const void*, std::size_t>;  // sizeof(T) first
 std::map<ReferenceKey, Reference>& reference_cache() {
   static std::map<ReferenceKey, Reference> cache;
   return cache;
@@ -220,7 +220,8 @@ std::string format(const char* fmt, double a, double b, double c, double e) {
 template <class T>
 const Reference& shared_reference(const BatchView<T>& batch, std::span<const T> w) {
   auto& cache = reference_cache();
-  const ReferenceKey key{batch.x, batch.y, batch.rows, batch.d, batch.ld, w.data(), w.size()};
+  const ReferenceKey key{sizeof(T), batch.x,  batch.y,  batch.rows,
+                         batch.d,   batch.ld, w.data(), w.size()};
   auto it = cache.find(key);
   if (it == cache.end()) it = cache.emplace(key, reference(batch, w)).first;
   return it->second;

@@ -77,7 +77,8 @@ const BenchData<T>& bench_data(std::size_t n, std::size_t d);
 // Gradients of batches larger than this many elements (b * d) are checked on their first rows
 // only: the long-double central reference costs ~50x a kernel pass, and depends on the
 // kernel's accumulator and depths, so it cannot be shared. A loss is checked on the whole
-// batch: its reference is computed once per batch and shared by every kernel and peer.
+// batch (its reference is computed once per batch and shared by every kernel and peer) and
+// on those first rows (check_loss_whole_and_head).
 inline constexpr std::size_t kCheckElements = std::size_t{1} << 22;
 template <class T>
 BatchView<T> check_slice(const BatchView<T>& batch);
@@ -86,6 +87,20 @@ BatchView<T> check_slice(const BatchView<T>& batch);
 template <class T>
 std::string check_loss_value(double got, const BatchView<T>& batch, std::span<const T> w, DType acc,
                              SumDepths depths);
+// A loss function checked on the whole batch, and again on its first kCheckElements when the
+// batch is larger: the whole-batch bound grows with the summation depth (for a sequential f32
+// sum over 2^22 rows it is ~2/3 of the loss itself, so it catches only gross errors), the
+// head's stays tight. loss(view) computes the value, depths(rows) the kernel's depths.
+template <class T, class LossFn, class DepthsFn>
+std::string check_loss_whole_and_head(const BatchView<T>& batch, std::span<const T> w, DType acc,
+                                      const LossFn& loss, const DepthsFn& depths) {
+  std::string msg = check_loss_value(loss(batch), batch, w, acc, depths(batch.rows));
+  const BatchView<T> head = check_slice(batch);
+  if (msg.empty() && head.rows < batch.rows)
+    msg = check_loss_value(loss(head), head, w, acc, depths(head.rows));
+  return msg;
+}
+
 // Central-difference gradient (h given) or analytic gradient (h empty) against the reference.
 template <class T>
 std::string check_gradient_value(std::span<const double> got, const BatchView<T>& batch,

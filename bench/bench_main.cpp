@@ -68,10 +68,10 @@ std::size_t cold_rows(std::size_t b, std::size_t d) {
 template <class T>
 std::string check_kernel(const Kernel& k, Family fam, const BatchView<T>& batch,
                          std::span<const T> w, const Exec& exec) {
-  if (is_loss(fam)) {
-    const double got = numgrad::loss<T>(k, batch, w, exec);  // validated API, once
-    return check_loss_value(got, batch, w, k.acc, k.depths(batch.rows, batch.d));
-  }
+  if (is_loss(fam))
+    return check_loss_whole_and_head<T>(
+        batch, w, k.acc, [&](const BatchView<T>& B) { return numgrad::loss<T>(k, B, w, exec); },
+        [&](std::size_t rows) { return k.depths(rows, batch.d); });
   const BatchView<T> S = check_slice(batch);
   const SumDepths depths = k.depths(S.rows, S.d);
   std::vector<T> h(S.d);
@@ -433,10 +433,10 @@ std::vector<int> scaling_threads() {
 }
 
 // The limit of a t-way split of serial kernel k's gradient: t threads each run k on their own
-// 1/t of the rows at the same time, with no join, no shared output and no scheduling (a
-// pinned-per-thread static partition). What t threads can do without coordinating, given
-// the caches and memory bandwidth they share; a parallel kernel at t threads is measured
-// against it. Named as a ceiling: ceiling/split.<id>/N:b/d:d/threads:t.
+// 1/t of the rows at the same time, with no join, no shared output and no load balancing
+// (one task per thread, static partitioner). What t threads can do without coordinating,
+// given the caches and memory bandwidth they share; a parallel kernel at t threads is
+// measured against it. Named as a ceiling: ceiling/split.<id>/N:b/d:d/threads:t.
 template <class T>
 void register_split_ceiling(const Kernel& k, std::size_t b, std::size_t d, int t) {
   const std::string nm = "ceiling/split." + k.id + "/N:" + std::to_string(b) +
@@ -448,7 +448,7 @@ void register_split_ceiling(const Kernel& k, std::size_t b, std::size_t d, int t
     std::vector<T> h(d);
     make_steps<T>(StepPolicy{}, all, w, h);
     std::vector<std::vector<double>> g(t, std::vector<double>(d));
-    const std::size_t part = (b / t + 15) / 16 * 16;
+    const std::size_t part = ((b + t - 1) / t + 15) / 16 * 16;  // every row, whole 16-row units
     tbb::task_arena arena(t);
     auto pass = [&] {
       arena.execute([&] {

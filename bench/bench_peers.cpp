@@ -132,8 +132,9 @@ void add_loss_peers(std::size_t b, std::size_t d, const std::vector<int>& thread
     const BatchView<T> B = bd.data.all();
     const std::span<const T> w(bd.w);
     if (skip_if_check_fails(state, eigen, [&] {
-          return check_loss_value(eigen_loss(B, w.data()), B, w, dtype_of<T>,
-                                  sequential_depths(B.rows, d));
+          return check_loss_whole_and_head<T>(
+              B, w, dtype_of<T>, [&](const BatchView<T>& S) { return eigen_loss(S, w.data()); },
+              [d](std::size_t rows) { return sequential_depths(rows, d); });
         }))
       return;
     for (auto _ : state) benchmark::DoNotOptimize(eigen_loss(B, w.data()));
@@ -148,8 +149,10 @@ void add_loss_peers(std::size_t b, std::size_t d, const std::vector<int>& thread
       std::vector<T> r(b);
       BlasThreads pin(th);
       if (skip_if_check_fails(state, blas, [&] {
-            return check_loss_value(blas_loss(B, w.data(), r.data()), B, w, dtype_of<T>,
-                                    sequential_depths(B.rows, d));
+            return check_loss_whole_and_head<T>(
+                B, w, dtype_of<T>,
+                [&](const BatchView<T>& S) { return blas_loss(S, w.data(), r.data()); },
+                [d](std::size_t rows) { return sequential_depths(rows, d); });
           }))
         return;
       for (auto _ : state) benchmark::DoNotOptimize(blas_loss(B, w.data(), r.data()));

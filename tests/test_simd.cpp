@@ -89,15 +89,16 @@ TEST_P(SimdShortRows, EveryShortWidthWithinBounds) {
 
 INSTANTIATE_TEST_SUITE_P(Registry, SimdShortRows, ::testing::ValuesIn(simd_ids()), param_name);
 
-// Rows of up to 16 full registers take an instantiation per register count (w held in
-// registers), longer ones the run-time loop: widths on both sides of each ISA's multiples,
-// with and without a tail, contiguous and padded, one full block of rows and a partial one.
+// Rows of up to 16 full registers (12 on avx2/sse2) take an instantiation per register count
+// (w held in registers), longer ones the run-time loop: widths on both sides of each ISA's
+// limit (48/52 for 4 lanes, 96/104 for 8, 256/272 for 16), with and without a tail,
+// contiguous and padded, one full block of rows and a partial one.
 class SimdWideRows : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SimdWideRows, HeldAndLoopedWidthsWithinBounds) {
   const Kernel& k = find_kernel(GetParam());
   NUMGRAD_SKIP_UNSUPPORTED(k);
-  for (std::size_t d : {48, 96, 128, 191, 192, 255, 256, 257, 272, 520})
+  for (std::size_t d : {48, 49, 52, 96, 97, 104, 128, 191, 192, 255, 256, 257, 272, 520})
     for (std::size_t ld : {d, d + 3}) {
       const auto seed = static_cast<unsigned>(7 * d + ld);
       if (k.elem == DType::f32)

@@ -450,6 +450,10 @@ TEST(TrainEpoch, FixedStepThatStopsMovingGrownWeightsStalls) {
   EXPECT_LT(r.weights.at(0), 64.0);
   EXPECT_EQ(r.history.size(), r.epochs_run);
   EXPECT_LT(r.epochs_run, 200u);
+  // The stalled epoch's updates are in the weights, and the final loss is taken there.
+  const Kernel& k = find_kernel("scalar.residual.f32acc64");
+  const std::vector<float> w(r.weights.begin(), r.weights.end());
+  EXPECT_EQ(r.final_loss, loss<float>(k, data.all(), w));
 }
 
 // --- Least squares ------------------------------------------------------------------------------

@@ -44,10 +44,11 @@ constexpr std::size_t kMaxChunks = 256;
 // OverBoth uses wider blocks so that a tile (chunk x block) is worth a task.
 constexpr std::size_t kColUnit = 16;
 constexpr std::size_t kBothCols = 128;
-// Below this many elements touched (b*d per pass over X) a call runs on the calling thread:
-// waking the arena's workers costs microseconds, more than the work saves. At 2^16 elements two
-// threads ran the residual and analytic gradients at 0.87-0.95x the serial kernel (Zen 4 VM);
-// at 2^17 at 1.2-1.5x.
+// Below this much work a call runs on the calling thread: waking the arena's workers costs
+// microseconds, more than the work saves. The work is b*d elements of X for the loss and the
+// residual and analytic gradients, 2d*b*d for blackbox (2d loss passes). On the Zen 4 VM, two
+// threads ran the loss and the residual and analytic gradients at 0.87-0.95x the serial kernel
+// at b*d = 2^16 (1024x64, 256x256) and at 1.2-1.5x from 2^17 (2048x64, 512x256).
 constexpr double kParallelElems = 1 << 17;
 
 constexpr std::size_t div_up(std::size_t a, std::size_t b) {
@@ -236,7 +237,7 @@ struct OverWeights {
     Acc* minus = second_array(plus, d);
     const ColBlocks cb = weight_blocks(B.rows, d);
     if (cb.count == 1 && row_chunks(B.rows, d).count == 1) return Small::residual(B, w, h, g, e);
-    run(e, 2.0 * B.rows * d, [&](const auto& ex) {
+    run(e, 1.0 * B.rows * d, [&](const auto& ex) {
       chunked_residuals<Ops>(ex, row_chunks(B.rows, d), B, w, r);
       ex(cb.count, [&](std::size_t lo, std::size_t hi) {
         for (std::size_t k = lo; k < hi; ++k)
@@ -253,7 +254,7 @@ struct OverWeights {
     Acc* sums = sum_arrays<Acc>(d);
     const ColBlocks cb = weight_blocks(B.rows, d);
     if (cb.count == 1 && row_chunks(B.rows, d).count == 1) return Small::analytic(B, w, g, e);
-    run(e, 2.0 * B.rows * d, [&](const auto& ex) {
+    run(e, 1.0 * B.rows * d, [&](const auto& ex) {
       chunked_residuals<Ops>(ex, row_chunks(B.rows, d), B, w, r);
       ex(cb.count, [&](std::size_t lo, std::size_t hi) {
         for (std::size_t k = lo; k < hi; ++k) Ops::gradient_sums(B, r, cb.j0(k), cb.j1(k), sums);
@@ -346,7 +347,7 @@ struct Tiled {
     Acc* r = residual_buffer<Acc>(B.rows);
     const Partials<Acc> p = partials<Acc>(2, rc.count, d);
     Acc* const out[2] = {sum_arrays<Acc>(d), second_array(sum_arrays<Acc>(d), d)};
-    run(e, 2.0 * B.rows * d, [&](const auto& ex) {
+    run(e, 1.0 * B.rows * d, [&](const auto& ex) {
       tiles(ex, rc, cb, B, w, r,
             [&](const BatchView<T>& rows, const Acc* rk, std::size_t k, std::size_t j0,
                 std::size_t j1) {
@@ -367,7 +368,7 @@ struct Tiled {
     Acc* r = residual_buffer<Acc>(B.rows);
     const Partials<Acc> p = partials<Acc>(1, rc.count, d);
     Acc* out[1] = {sum_arrays<Acc>(d)};
-    run(e, 2.0 * B.rows * d, [&](const auto& ex) {
+    run(e, 1.0 * B.rows * d, [&](const auto& ex) {
       tiles(ex, rc, cb, B, w, r,
             [&](const BatchView<T>& rows, const Acc* rk, std::size_t k, std::size_t j0,
                 std::size_t j1) { Ops::gradient_sums(rows, rk, j0, j1, target(p, out, 0, k)); });

@@ -13,7 +13,7 @@
 #include <utility>
 
 // GCC 12 reports the _mm512_undefined_* operands of AVX-512 shuffle and convert intrinsics,
-// which xsimd's hadd uses, as uninitialized (GCC bug 105593, fixed in 13). The pragma
+// which xsimd's hadd/haddp use, as uninitialized (GCC bug 105593, fixed in 13). The pragma
 // covers only those headers' lines; warnings in numgrad code stay on.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -560,7 +560,9 @@ struct SimdOps {
   // DESIGN.md §3 depths of this variant, the larger of its operations':
   // - features: each of a row's A accumulators adds ceil(d / (A W)) products plus the tail
   //   vector, the A-way join and the transpose (haddp or pair_sums) are a tree of depth
-  //   log2(A W); then y is subtracted, and the perturbed sums add dp x_ij: + 2.
+  //   log2(A W); then y is subtracted, and the perturbed sums add dp x_ij: + 2. A held row
+  //   of NV >= 4 vectors with A = 1 uses 2 chains: ceil(NV / 2) + 1 (tail) + 1 (join) +
+  //   log2 W, within the bound.
   // - batch: the loss adds ceil(b / W) squares per lane, then hadd (log2 W). A column sweep
   //   adds per row block ceil(n / S) terms per set and log2 S <= 3 to join the sets; over
   //   blocks of >= 16 rows that is at most b, plus 3 for a short last block. The packed sweep

@@ -274,6 +274,8 @@ TrainResult train(const Kernel& k, const Dataset<T>& data, const TrainOptions& o
     }
     previous = rep.loss;
   }
+  // A stall ends an epoch part-way: its updates so far are in w, so the loss is taken there.
+  if (result.stop == StopReason::stalled) result.final_loss = fns.loss(all, w.data(), o.exec);
   result.weights.assign(w.begin(), w.end());
   return result;
 }

@@ -47,7 +47,8 @@ double loss_bound(const Reference& ref, DType acc, SumDepths depths, double kapp
 std::vector<double> gradient_bound(const Reference& ref, DType acc, SumDepths depths,
                                    double kappa = 2.0);
 
-// Sequential summation depths (b - 1 over rows, d over features plus y): the largest any
+// Sequential summation depths, {b, d + 1}: a running sum of b terms (b - 1 additions, plus
+// one for the accumulator starting at zero) and of d products plus y. The largest any
 // ordering can have, and what a scalar loop uses.
 SumDepths sequential_depths(std::size_t b, std::size_t d);
 

@@ -54,7 +54,7 @@ std::string_view name(StopReason r);
 struct TrainResult {
   std::vector<double> weights;  // final weights, exactly the T values the model holds
   double initial_loss = 0;      // full-dataset loss at the initial weights
-  double final_loss = 0;        // after the last epoch run
+  double final_loss = 0;        // at the returned weights (after the last epoch run)
   std::size_t epochs_run = 0;
   StopReason stop = StopReason::epochs;
   std::string message;  // why training stopped early; for divergence, what to try
