@@ -115,20 +115,6 @@ const Kernels& kernels() {
   return k;
 }
 
-// Runs body(i) for i in [0, threads) on `threads` threads. One task per thread with the
-// static partitioner, so each thread keeps re-reading the chunk it has in its caches.
-template <class F>
-void on_threads(tbb::task_arena* arena, int threads, const F& body) {
-  if (threads == 1 || arena == nullptr) {
-    for (int i = 0; i < threads; ++i) body(i);
-    return;
-  }
-  arena->execute([&] {
-    tbb::parallel_for(
-        0, threads, [&](int i) { body(i); }, tbb::static_partitioner());
-  });
-}
-
 // One read-bandwidth workload: `threads` chunks of `chunk` floats, each read `reps` times.
 struct ReadJob {
   AlignedBuffer<float> buf;

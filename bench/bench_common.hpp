@@ -5,6 +5,9 @@
 #pragma once
 
 #include <benchmark/benchmark.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+#include <tbb/task_arena.h>
 
 #include <cstddef>
 #include <functional>
@@ -71,6 +74,22 @@ struct BenchData {
 };
 template <class T>
 const BenchData<T>& bench_data(std::size_t n, std::size_t d);
+
+// --- Threads ---------------------------------------------------------------------------------
+
+// Runs body(i) for i in [0, threads) on `threads` threads. One task per thread with the
+// static partitioner, so each thread keeps re-reading the chunk it has in its caches.
+template <class F>
+void on_threads(tbb::task_arena* arena, int threads, const F& body) {
+  if (threads == 1 || arena == nullptr) {
+    for (int i = 0; i < threads; ++i) body(i);
+    return;
+  }
+  arena->execute([&] {
+    tbb::parallel_for(
+        0, threads, [&](int i) { body(i); }, tbb::static_partitioner());
+  });
+}
 
 // --- Checks -------------------------------------------------------------------------------------
 

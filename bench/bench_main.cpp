@@ -18,9 +18,6 @@
 #include <type_traits>
 #include <vector>
 
-#include <oneapi/tbb/parallel_for.h>
-#include <oneapi/tbb/partitioner.h>
-#include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/version.h>
 #include <xsimd/config/xsimd_config.hpp>
 
@@ -450,21 +447,12 @@ void register_split_ceiling(const Kernel& k, std::size_t b, std::size_t d, int t
     std::vector<std::vector<double>> g(t, std::vector<double>(d));
     const std::size_t part = ((b + t - 1) / t + 15) / 16 * 16;  // every row, whole 16-row units
     tbb::task_arena arena(t);
-    auto pass = [&] {
-      arena.execute([&] {
-        tbb::parallel_for(
-            0, t,
-            [&](int i) {
-              const std::size_t r0 = std::min(b, i * part), r1 = std::min(b, r0 + part);
-              if (r0 < r1)
-                k.fns<T>().gradient(all.rows_range(r0, r1), w.data(), h.data(), g[i].data(),
-                                    Exec{1});
-            },
-            tbb::static_partitioner());
-      });
-    };
     for (auto _ : state) {
-      pass();
+      on_threads(&arena, t, [&](int i) {
+        const std::size_t r0 = std::min(b, i * part), r1 = std::min(b, r0 + part);
+        if (r0 < r1)
+          k.fns<T>().gradient(all.rows_range(r0, r1), w.data(), h.data(), g[i].data(), Exec{1});
+      });
       benchmark::DoNotOptimize(g.data());
       benchmark::ClobberMemory();
     }
