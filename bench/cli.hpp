@@ -112,6 +112,8 @@ class Json {
 
  private:
   void prefix(std::string_view key);
+  void open(std::string_view key, char bracket);
+  void close(char bracket);
   void raw_string(std::string_view s);
   std::ostream& out_;
   std::vector<bool> first_{true};  // one entry per open container

@@ -232,34 +232,37 @@ void Json::raw_string(std::string_view s) {
   out_ << '"';
 }
 
-Json& Json::begin_object(std::string_view key) {
+void Json::open(std::string_view key, char bracket) {
   prefix(key);
-  out_ << "{";
+  out_ << bracket;
   first_.push_back(true);
+}
+
+void Json::close(char bracket) {
+  const bool empty = first_.back();
+  first_.pop_back();
+  if (!empty) out_ << "\n" << std::string(2 * (first_.size() - 1), ' ');
+  out_ << bracket;
+}
+
+Json& Json::begin_object(std::string_view key) {
+  open(key, '{');
   return *this;
 }
 
 Json& Json::end_object() {
-  const bool empty = first_.back();
-  first_.pop_back();
-  if (!empty) out_ << "\n" << std::string(2 * (first_.size() - 1), ' ');
-  out_ << "}";
-  if (first_.size() == 1) out_ << "\n";
+  close('}');
+  if (first_.size() == 1) out_ << "\n";  // the document's outermost object ends its line
   return *this;
 }
 
 Json& Json::begin_array(std::string_view key) {
-  prefix(key);
-  out_ << "[";
-  first_.push_back(true);
+  open(key, '[');
   return *this;
 }
 
 Json& Json::end_array() {
-  const bool empty = first_.back();
-  first_.pop_back();
-  if (!empty) out_ << "\n" << std::string(2 * (first_.size() - 1), ' ');
-  out_ << "]";
+  close(']');
   return *this;
 }
 
