@@ -1,7 +1,8 @@
-// The machine's ceilings, measured inside the benchmark binary: a STREAM-like read-bandwidth
-// sum over buffers sized for L1, L2, LLC and DRAM, and an FMA-peak loop, each for 1..T
-// threads. Every kernel's frac_bw / frac_peak counter divides by these numbers, measured in
-// the same process just before the kernels run (DESIGN.md §4: compare as ratios).
+// The kernels that measure the machine: a STREAM-like read-bandwidth sum and an FMA-peak loop,
+// run on 1..T threads. bench_machine.cpp sweeps them into the machine model; the ceiling/...
+// benchmarks registered here measure the model's ceilings again inside a run, so the report
+// can show how far this run's machine state was from the model (DESIGN.md §4: compare as
+// ratios in one run).
 //
 // Why target attributes: bench_*.cpp are compiled with the baseline flags (no global -march,
 // DESIGN.md §5), and baseline SSE2 reaches neither the L1/L2 bandwidth nor the FMA peak. The
@@ -15,7 +16,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <map>
+#include <memory>
 
 #include "bench_common.hpp"
 #include "numgrad/isa.hpp"
@@ -27,25 +31,28 @@ namespace {
 // not the add latency, limit the loop (8 vectors in flight: 4-cycle add latency x 2 loads
 // per cycle). The sum is returned and fed to DoNotOptimize, so no pass can be elided.
 
-#define NUMGRAD_SUM_KERNEL(NAME, TARGET, VEC, ZERO, LOAD, ADD, STORE)                 \
-  TARGET __attribute__((noinline)) float NAME(const float* p, std::size_t n) {        \
-    constexpr std::size_t kLanes = sizeof(VEC) / sizeof(float), kStep = 8 * kLanes;   \
-    VEC acc[8];                                                                       \
-    _Pragma("GCC unroll 8") for (int k = 0; k < 8; ++k) acc[k] = ZERO();              \
-    std::size_t i = 0;                                                                \
-    for (; i + kStep <= n; i += kStep) {                                              \
-      _Pragma("GCC unroll 8") for (std::size_t k = 0; k < 8; ++k) acc[k] =            \
-          ADD(acc[k], LOAD(p + i + k * kLanes));                                      \
-    }                                                                                 \
-    _Pragma("GCC unroll 8") for (int k = 1; k < 8; ++k) acc[0] = ADD(acc[0], acc[k]); \
-    /* Through memory rather than a reduce intrinsic, which trips GCC 12's            \
-       -Wmaybe-uninitialized inside its own header. */                                \
-    alignas(64) float lanes[kLanes];                                                  \
-    STORE(lanes, acc[0]);                                                             \
-    float s = 0;                                                                      \
-    for (float v : lanes) s += v;                                                     \
-    for (; i < n; ++i) s += p[i];                                                     \
-    return s;                                                                         \
+#define NUMGRAD_SUM_KERNEL(NAME, TARGET, VEC, ZERO, LOAD, ADD, STORE)                            \
+  TARGET __attribute__((noinline)) float NAME(const float* p, std::size_t n, std::size_t reps) { \
+    constexpr std::size_t kLanes = sizeof(VEC) / sizeof(float), kStep = 8 * kLanes;              \
+    VEC acc[8];                                                                                  \
+    _Pragma("GCC unroll 8") for (int k = 0; k < 8; ++k) acc[k] = ZERO();                         \
+    float s = 0;                                                                                 \
+    /* The passes share the accumulators, so a cache-resident pass pays no reduction. */         \
+    for (std::size_t r = 0; r < reps; ++r) {                                                     \
+      std::size_t i = 0;                                                                         \
+      for (; i + kStep <= n; i += kStep) {                                                       \
+        _Pragma("GCC unroll 8") for (std::size_t k = 0; k < 8; ++k) acc[k] =                     \
+            ADD(acc[k], LOAD(p + i + k * kLanes));                                               \
+      }                                                                                          \
+      for (; i < n; ++i) s += p[i];                                                              \
+    }                                                                                            \
+    _Pragma("GCC unroll 8") for (int k = 1; k < 8; ++k) acc[0] = ADD(acc[0], acc[k]);            \
+    /* Through memory rather than a reduce intrinsic, which trips GCC 12's                       \
+       -Wmaybe-uninitialized inside its own header. */                                           \
+    alignas(64) float lanes[kLanes];                                                             \
+    STORE(lanes, acc[0]);                                                                        \
+    for (float v : lanes) s += v;                                                                \
+    return s;                                                                                    \
   }
 
 NUMGRAD_SUM_KERNEL(sum_avx512, __attribute__((target("avx512f"))), __m512, _mm512_setzero_ps,
@@ -96,7 +103,7 @@ NUMGRAD_FMA_KERNEL(fma_f64_sse2, , __m128d, double, 12, _mm_set1_pd, NUMGRAD_MUL
                    _mm_store_pd)
 
 struct Kernels {
-  float (*sum)(const float*, std::size_t);
+  float (*sum)(const float*, std::size_t, std::size_t);
   float (*fma_f32)(std::int64_t);
   double (*fma_f64)(std::int64_t);
   double flops_f32, flops_f64;  // per iteration of the FMA loop
@@ -115,51 +122,20 @@ const Kernels& kernels() {
   return k;
 }
 
-// One read-bandwidth workload: `threads` chunks of `chunk` floats, each read `reps` times.
-struct ReadJob {
-  AlignedBuffer<float> buf;
-  std::size_t chunk = 0;
-  int reps = 1, threads = 1;
-  double bytes() const { return 4.0 * chunk * reps * threads; }
-};
-
-ReadJob make_read_job(Level level, int threads) {
-  ReadJob j;
-  j.threads = threads;
-  const std::size_t bytes = ceiling_buffer_bytes(level, threads);
-  const bool per_thread = level == Level::l1 || level == Level::l2;
-  const std::size_t total = per_thread ? bytes * threads : bytes;
-  j.chunk = std::max<std::size_t>(total / threads / 4 / 128 * 128, 128);
-  // Repeat cache-resident chunks so one pass moves >= 8 MiB per thread: the first read of
-  // each pass (which may miss) and the task start-up then cost under a few per cent.
-  j.reps = static_cast<int>(std::max<std::size_t>(1, (std::size_t{8} << 20) / (j.chunk * 4)));
-  if (!per_thread) j.reps = 1;
-  j.buf = AlignedBuffer<float>(j.chunk * threads);
-  for (std::size_t i = 0; i < j.buf.size(); ++i) j.buf[i] = static_cast<float>(i & 7);
-  return j;
+// One task arena per thread count, kept for the process: creating one per measurement would
+// time the worker threads' start-up.
+tbb::task_arena* arena_for(int threads) {
+  static std::map<int, std::unique_ptr<tbb::task_arena>> arenas;
+  auto& a = arenas[threads];
+  if (!a) a = std::make_unique<tbb::task_arena>(threads);
+  return a.get();
 }
 
-float run_read(tbb::task_arena* arena, const ReadJob& j) {
+// One timed read: every thread sums its own n floats `reps` times.
+float read_pass(const float* buf, std::size_t n, int threads, std::size_t reps) {
   float sums[256] = {};
-  const auto sum = kernels().sum;
-  on_threads(arena, j.threads, [&](int t) {
-    float s = 0;
-    for (int r = 0; r < j.reps; ++r) s += sum(j.buf.data() + t * j.chunk, j.chunk);
-    sums[t % 256] += s;
-  });
-  return sums[0];
-}
-
-constexpr std::int64_t kFmaIters = 1 << 20;
-
-template <class T>
-double run_fma(tbb::task_arena* arena, int threads, std::int64_t iters) {
-  double sums[256] = {};
-  on_threads(arena, threads, [&](int t) {
-    if constexpr (sizeof(T) == 4)
-      sums[t % 256] += kernels().fma_f32(iters);
-    else
-      sums[t % 256] += kernels().fma_f64(iters);
+  on_threads(arena_for(threads), threads, [&](int t) {
+    sums[t % 256] += kernels().sum(buf + static_cast<std::size_t>(t) * n, n, reps);
   });
   return sums[0];
 }
@@ -176,53 +152,52 @@ double best_seconds(int tries, const F& f) {
   return best;
 }
 
-Ceilings& mutable_ceilings() {
-  static Ceilings c;
-  return c;
+// A pass moves at least 64 MiB per thread: cache-resident working sets are read many times
+// over, so the arena's wake-up (a few microseconds) and the first, missing read of each pass
+// cost under a few per cent.
+std::size_t reps_for(std::size_t bytes_per_thread) {
+  return std::max<std::size_t>(
+      1, (std::size_t{64} << 20) / std::max<std::size_t>(bytes_per_thread, 1));
+}
+
+constexpr std::int64_t kFmaIters = 1 << 17;
+
+double fma_pass(bool f64, int threads) {
+  double sums[256] = {};
+  on_threads(arena_for(threads), threads, [&](int t) {
+    sums[t % 256] += f64 ? kernels().fma_f64(kFmaIters) : kernels().fma_f32(kFmaIters);
+  });
+  return sums[0];
+}
+
+double fma_flops_per_pass(bool f64, int threads) {
+  return (f64 ? kernels().flops_f64 : kernels().flops_f32) * static_cast<double>(kFmaIters) *
+         threads;
 }
 
 }  // namespace
 
-void measure_ceilings(const std::vector<int>& thread_counts) {
-  Ceilings& c = mutable_ceilings();
-  c.isa = kernels().isa;
-  for (int t : thread_counts) {
-    tbb::task_arena arena(t);
-    for (int l = 0; l < 4; ++l) {
-      const ReadJob job = make_read_job(static_cast<Level>(l), t);
-      run_read(&arena, job);  // first touch and warm-up
-      const double s =
-          best_seconds(l == 3 ? 5 : 7, [&] { benchmark::DoNotOptimize(run_read(&arena, job)); });
-      c.read_bw[l][t] = job.bytes() / s;
-    }
-    const double s32 = best_seconds(
-        5, [&] { benchmark::DoNotOptimize(run_fma<float>(&arena, t, kFmaIters / 8)); });
-    c.fma_f32[t] = kernels().flops_f32 * (kFmaIters / 8) * t / s32;
-    const double s64 = best_seconds(
-        5, [&] { benchmark::DoNotOptimize(run_fma<double>(&arena, t, kFmaIters / 8)); });
-    c.fma_f64[t] = kernels().flops_f64 * (kFmaIters / 8) * t / s64;
-  }
+const char* ceiling_isa() {
+  return kernels().isa;
 }
 
-const Ceilings& ceilings() {
-  return mutable_ceilings();
+double measure_read(const float* buf, std::size_t bytes_per_thread, int threads, int tries) {
+  const std::size_t n = bytes_per_thread / sizeof(float), reps = reps_for(bytes_per_thread);
+  benchmark::DoNotOptimize(read_pass(buf, n, threads, 1));  // first touch and warm-up
+  const double s =
+      best_seconds(tries, [&] { benchmark::DoNotOptimize(read_pass(buf, n, threads, reps)); });
+  return static_cast<double>(n * sizeof(float)) * static_cast<double>(reps) * threads / s;
 }
 
-double read_bw_ceiling(Level level, int threads) {
-  const auto& m = ceilings().read_bw[static_cast<int>(level)];
-  auto it = m.find(threads);
-  return it == m.end() ? 0 : it->second;
-}
-
-double fma_ceiling(DType acc, int threads) {
-  const auto& m = acc == DType::f32 ? ceilings().fma_f32 : ceilings().fma_f64;
-  auto it = m.find(threads);
-  return it == m.end() ? 0 : it->second;
+double measure_fma(bool f64, int threads, int tries) {
+  benchmark::DoNotOptimize(fma_pass(f64, threads));
+  const double s = best_seconds(tries, [&] { benchmark::DoNotOptimize(fma_pass(f64, threads)); });
+  return fma_flops_per_pass(f64, threads) / s;
 }
 
 // DRAM bandwidth on a shared VM depends on the buffer (where its pages landed): the same sum
-// over different buffers has read anywhere from 13 to 21 GB/s here. So beside the generic
-// ceiling, a large dataset gets a ceiling of its own: the same sum over that very X and y.
+// over different buffers has read anywhere from 13 to 28 GB/s here. So beside the model's
+// memory ceiling, a large dataset gets a ceiling of its own: the same sum over that X and y.
 void register_dataset_read(std::size_t n, std::size_t d, const std::vector<int>& thread_counts) {
   for (int t : thread_counts) {
     const std::string name = "ceiling/read_bw.dataset/N:" + std::to_string(n) +
@@ -230,7 +205,6 @@ void register_dataset_read(std::size_t n, std::size_t d, const std::vector<int>&
     add_benchmark(name, [n, d, t](benchmark::State& state) {
       const Dataset<float>& data = bench_data<float>(n, d).data;
       const std::size_t nx = n * data.ld;
-      tbb::task_arena arena(t);
       // Chunk starts stay 64-byte aligned (the sum uses aligned loads); the sum's scalar tail
       // reads what a chunk leaves over.
       auto part = [t](std::size_t len, int i) {
@@ -239,52 +213,61 @@ void register_dataset_read(std::size_t n, std::size_t d, const std::vector<int>&
       };
       auto pass = [&] {
         float sums[256] = {};
-        on_threads(&arena, t, [&](int i) {
+        on_threads(arena_for(t), t, [&](int i) {
           const auto [x0, x1] = part(nx, i);
           const auto [y0, y1] = part(n, i);
-          sums[i % 256] += kernels().sum(data.x.data() + x0, x1 - x0) +
-                           kernels().sum(data.y.data() + y0, y1 - y0);
+          sums[i % 256] += kernels().sum(data.x.data() + x0, x1 - x0, 1) +
+                           kernels().sum(data.y.data() + y0, y1 - y0, 1);
         });
         return sums[0];
       };
       pass();
       for (auto _ : state) benchmark::DoNotOptimize(pass());
-      state.counters["bytes/s"] =
-          benchmark::Counter(4.0 * (nx + n), benchmark::Counter::kIsIterationInvariantRate);
+      Work w;
+      w.bytes = w.working_set = 4.0 * static_cast<double>(nx + n);
+      w.threads = t;
+      set_counters(state, w);
       state.SetLabel(kernels().isa);
     });
   }
 }
 
 void register_ceilings(const std::vector<int>& thread_counts) {
+  const MachineModel& model = machine_model();
   for (int t : thread_counts) {
-    for (int l = 0; l < 4; ++l) {
-      const Level level = static_cast<Level>(l);
-      const std::size_t bytes = ceiling_buffer_bytes(level, t);
-      const std::string name = std::string("ceiling/read_bw.") + kLevelNames[l] +
-                               "/bytes:" + std::to_string(bytes) + "/threads:" + std::to_string(t);
-      add_benchmark(name, [level, t](benchmark::State& state) {
-        const ReadJob job = make_read_job(level, t);
-        tbb::task_arena arena(t);
-        run_read(&arena, job);
-        for (auto _ : state) benchmark::DoNotOptimize(run_read(&arena, job));
-        state.counters["bytes/s"] =
-            benchmark::Counter(job.bytes(), benchmark::Counter::kIsIterationInvariantRate);
+    const auto it = model.threads.find(t);
+    if (it == model.threads.end()) continue;
+    for (const CacheLevel& level : it->second.levels) {
+      // The middle of the plateau (geometrically), in whole 4 KiB pages per thread.
+      const std::size_t bytes = std::max<std::size_t>(
+          4096,
+          static_cast<std::size_t>(std::sqrt(level.first_bytes * level.last_bytes)) / 4096 * 4096);
+      const std::string name = "ceiling/read_bw." + level.name + "/bytes:" + std::to_string(bytes) +
+                               "/threads:" + std::to_string(t);
+      add_benchmark(name, [bytes, t](benchmark::State& state) {
+        AlignedBuffer<float> buf(bytes / sizeof(float) * t);
+        for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<float>(i & 7);
+        const std::size_t n = bytes / sizeof(float), reps = reps_for(bytes);
+        read_pass(buf.data(), n, t, 1);
+        for (auto _ : state) benchmark::DoNotOptimize(read_pass(buf.data(), n, t, reps));
+        Work w;
+        w.bytes = static_cast<double>(bytes) * static_cast<double>(reps) * t;
+        w.working_set = static_cast<double>(bytes) * t;
+        w.threads = t;
+        set_counters(state, w);
         state.SetLabel(kernels().isa);
       });
     }
-    for (int bits : {32, 64}) {
-      const std::string name =
-          "ceiling/fma_peak.f" + std::to_string(bits) + "/threads:" + std::to_string(t);
-      add_benchmark(name, [bits, t](benchmark::State& state) {
-        tbb::task_arena arena(t);
-        const std::int64_t iters = kFmaIters / 8;
-        for (auto _ : state)
-          benchmark::DoNotOptimize(bits == 32 ? run_fma<float>(&arena, t, iters)
-                                              : run_fma<double>(&arena, t, iters));
-        const double per = (bits == 32 ? kernels().flops_f32 : kernels().flops_f64) * iters * t;
-        state.counters["flop/s"] =
-            benchmark::Counter(per, benchmark::Counter::kIsIterationInvariantRate);
+    for (bool f64 : {false, true}) {
+      const std::string name = std::string("ceiling/fma_peak.") + (f64 ? "f64" : "f32") +
+                               "/threads:" + std::to_string(t);
+      add_benchmark(name, [f64, t](benchmark::State& state) {
+        for (auto _ : state) benchmark::DoNotOptimize(fma_pass(f64, t));
+        Work w;
+        w.flops = fma_flops_per_pass(f64, t);
+        w.acc = f64 ? DType::f64 : DType::f32;
+        w.threads = t;
+        set_counters(state, w);
         state.SetLabel(kernels().isa);
       });
     }

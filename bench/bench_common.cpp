@@ -1,6 +1,6 @@
-// Implementation of bench_common.hpp: cache sizes from sysfs, the dataset cache, the
-// reference checks (numgrad/reference.hpp bounds, never hand-picked tolerances) and the
-// counters. Nothing here is timed; it all runs before a benchmark's timing loop.
+// Implementation of bench_common.hpp: the machine basics, the dataset cache, the reference
+// checks (numgrad/reference.hpp bounds, never hand-picked tolerances), the counters and the
+// registrations. Nothing here is timed; it all runs before a benchmark's timing loop.
 #include "bench_common.hpp"
 
 #include <unistd.h>
@@ -24,58 +24,6 @@ namespace numgrad::bench {
 
 // --- Machine -------------------------------------------------------------------------------
 
-namespace {
-
-// "32K", "1024K", "32M" -> bytes; 0 when unreadable.
-std::size_t parse_size(const std::string& s) {
-  if (s.empty()) return 0;
-  std::size_t v = std::strtoull(s.c_str(), nullptr, 10);
-  switch (s.back()) {
-    case 'K':
-      return v << 10;
-    case 'M':
-      return v << 20;
-    case 'G':
-      return v << 30;
-    default:
-      return v;
-  }
-}
-
-std::string read_line(const std::string& path) {
-  std::ifstream f(path);
-  std::string s;
-  std::getline(f, s);
-  return s;
-}
-
-}  // namespace
-
-const CacheSizes& cache_sizes() {
-  static const CacheSizes sizes = [] {
-    CacheSizes c;
-    bool l1 = false, l2 = false, l3 = false;
-    for (int i = 0; i < 8; ++i) {
-      const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i);
-      const std::string type = read_line(dir + "/type");
-      if (type.empty()) break;
-      if (type == "Instruction") continue;
-      const std::size_t size = parse_size(read_line(dir + "/size"));
-      const int level = std::atoi(read_line(dir + "/level").c_str());
-      if (size == 0) continue;
-      if (level == 1) c.l1d = size, l1 = true;
-      if (level == 2) c.l2 = size, l2 = true;
-      if (level >= 3) c.llc = l3 ? std::max(c.llc, size) : size, l3 = true;
-    }
-    if (!l1 && sysconf(_SC_LEVEL1_DCACHE_SIZE) > 0) c.l1d = sysconf(_SC_LEVEL1_DCACHE_SIZE);
-    if (!l2 && sysconf(_SC_LEVEL2_CACHE_SIZE) > 0) c.l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
-    if (!l3 && sysconf(_SC_LEVEL3_CACHE_SIZE) > 0) c.llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
-    if (!l3 && !(sysconf(_SC_LEVEL3_CACHE_SIZE) > 0)) c.llc = c.l2;
-    return c;
-  }();
-  return sizes;
-}
-
 std::size_t physical_memory_bytes() {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   return pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * page : std::size_t{4} << 30;
@@ -84,32 +32,6 @@ std::size_t physical_memory_bytes() {
 int hardware_threads() {
   // oneTBB's view honours the affinity mask (taskset, cgroups), unlike hardware_concurrency.
   return std::max(1, tbb::this_task_arena::max_concurrency());
-}
-
-Level level_of(double bytes, int threads, bool cold) {
-  if (cold) return Level::dram;
-  const CacheSizes& c = cache_sizes();
-  const double share = bytes / std::max(threads, 1);
-  if (share <= 0.75 * c.l1d) return Level::l1;
-  if (share <= 0.75 * c.l2) return Level::l2;
-  if (bytes <= 0.75 * c.llc) return Level::llc;
-  return Level::dram;
-}
-
-std::size_t ceiling_buffer_bytes(Level level, int threads) {
-  const CacheSizes& c = cache_sizes();
-  switch (level) {
-    case Level::l1:
-      return c.l1d / 2;
-    case Level::l2:
-      return c.l2 / 2;
-    case Level::llc:
-      // Half the LLC minus what the private L2s could hold, so most reads reach the LLC.
-      return std::max(c.llc / 2, c.l2 * threads * 2);
-    case Level::dram:
-      return std::max(c.llc * 4, std::size_t{64} << 20);
-  }
-  return 0;
 }
 
 // --- Data ------------------------------------------------------------------------------------
@@ -313,6 +235,19 @@ double flops_per_call(Op op, std::size_t b, std::size_t d) {
   return 0;
 }
 
+namespace {
+std::map<std::string, CeilingUse>& ceiling_uses() {
+  static std::map<std::string, CeilingUse> uses;
+  return uses;
+}
+// The benchmark running now (add_benchmark's wrapper sets it), so set_counters can file what
+// it divided by under the run's name.
+std::string& current_benchmark() {
+  static std::string name;
+  return name;
+}
+}  // namespace
+
 void set_counters(benchmark::State& state, const Work& w) {
   using benchmark::Counter;
   constexpr auto rate = Counter::kIsIterationInvariantRate;
@@ -322,10 +257,19 @@ void set_counters(benchmark::State& state, const Work& w) {
   // with a "/s" suffix; they are dimensionless.
   if (w.bytes > 0) state.counters["bytes/s"] = Counter(w.bytes, rate);
   if (w.flops > 0) state.counters["flop/s"] = Counter(w.flops, rate);
-  const double bw = read_bw_ceiling(w.level, w.threads);
-  if (w.bytes > 0 && bw > 0) state.counters["frac_bw"] = Counter(w.bytes / bw, rate);
-  const double peak = fma_ceiling(w.acc, w.threads);
-  if (w.flops > 0 && peak > 0) state.counters["frac_peak"] = Counter(w.flops / peak, rate);
+  const MachineModel& m = machine_model();
+  const int t = std::max(w.threads, 1);
+  CeilingUse use{w, w.cold ? m.read_ceiling(1e300, t) : m.read_ceiling(w.working_set / t, t),
+                 m.fma_peak(w.acc == DType::f64, t)};
+  if (w.bytes > 0 && use.read.bw > 0)
+    state.counters["frac_bw"] = Counter(w.bytes / use.read.bw, rate);
+  if (w.flops > 0 && use.peak > 0) state.counters["frac_peak"] = Counter(w.flops / use.peak, rate);
+  ceiling_uses()[current_benchmark() + "/real_time"] = use;
+}
+
+const CeilingUse* ceiling_use(const std::string& run_name) {
+  const auto it = ceiling_uses().find(run_name);
+  return it == ceiling_uses().end() ? nullptr : &it->second;
 }
 
 std::string bench_name(const std::string& family, const std::string& id, std::size_t n,
@@ -334,9 +278,19 @@ std::string bench_name(const std::string& family, const std::string& id, std::si
          "/d:" + std::to_string(d) + "/threads:" + std::to_string(threads);
 }
 
-std::vector<std::string>& registered_names() {
-  static std::vector<std::string> names;
-  return names;
+namespace {
+struct Registrations {
+  std::vector<std::string> names;  // in registration order, with "/real_time"
+  std::set<std::string> seen;
+};
+Registrations& registrations() {
+  static Registrations r;
+  return r;
+}
+}  // namespace
+
+const std::vector<std::string>& registered_names() {
+  return registrations().names;
 }
 
 benchmark::internal::Benchmark* add_benchmark(const std::string& name,
@@ -344,13 +298,21 @@ benchmark::internal::Benchmark* add_benchmark(const std::string& name,
   // Real time everywhere: parallel kernels need it, and serial ones must be on the same clock
   // for speedups to mean anything. GB therefore appends "/real_time" to every name.
   // Sweeps overlap (a shape in two sweeps); the name is the identity, so register it once.
-  static std::set<std::string> seen;
-  if (!seen.insert(name).second) return nullptr;
-  registered_names().push_back(name + "/real_time");
+  Registrations& r = registrations();
+  if (!r.seen.insert(name).second) return nullptr;
+  r.names.push_back(name + "/real_time");
   return benchmark::RegisterBenchmark(name.c_str(),
-                                      [fn = std::move(fn)](benchmark::State& s) { fn(s); })
+                                      [name, fn = std::move(fn)](benchmark::State& s) {
+                                        current_benchmark() = name;
+                                        fn(s);
+                                      })
       ->UseRealTime()
       ->Unit(benchmark::kMicrosecond);
+}
+
+void clear_benchmarks() {
+  benchmark::ClearRegisteredBenchmarks();
+  registrations() = {};
 }
 
 }  // namespace numgrad::bench

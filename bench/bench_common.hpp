@@ -1,7 +1,8 @@
-// Shared pieces of the benchmark binary: the machine's caches and measured ceilings, the
-// dataset cache, the one-time reference check, the counters with their formulas, and the
-// names. bench_main.cpp registers kernels, bench_peers.cpp the Eigen/OpenBLAS peers and
-// bench_ceilings.cpp the read-bandwidth and FMA-peak kernels, all through this header.
+// Shared pieces of the benchmark binary: the machine model's accessors, the ceiling kernels,
+// the dataset cache, the one-time reference check, the counters with their formulas, the
+// names and registrations. bench_plan.cpp chooses what a preset runs, bench_kernels.cpp
+// defines the kernel benchmarks, bench_peers.cpp the Eigen/OpenBLAS peers, bench_ceilings.cpp
+// and bench_machine.cpp the machine's measurement, all through this header.
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "machine_model.hpp"
 #include "numgrad/batch.hpp"
 #include "numgrad/data.hpp"
 #include "numgrad/kernel.hpp"
@@ -24,39 +26,53 @@ namespace numgrad::bench {
 
 // --- Machine -----------------------------------------------------------------------------
 
-struct CacheSizes {
-  std::size_t l1d = 32 << 10, l2 = 1 << 20, llc = 32 << 20;  // bytes, per instance
-};
-// Read from /sys/devices/system/cpu/cpu0/cache (sysconf's LLC value is wrong on some KVM
-// guests), falling back to sysconf and then to the defaults above.
-const CacheSizes& cache_sizes();
 std::size_t physical_memory_bytes();
 int hardware_threads();
 
-// Where a working set is served from, for choosing the bandwidth ceiling.
-enum class Level { l1, l2, llc, dram };
-inline constexpr const char* kLevelNames[] = {"l1", "l2", "llc", "dram"};
-// Private levels (L1, L2) compare the per-thread share bytes/threads with 3/4 of the
-// cache; the LLC compares all bytes; cold (rotating) benchmarks are DRAM by construction.
-Level level_of(double bytes, int threads, bool cold);
-// Bytes the read-bandwidth ceiling streams for a level: per thread for L1/L2, in total
-// for LLC and DRAM (DRAM: 4x LLC, at least 64 MiB, so no cache holds it).
-std::size_t ceiling_buffer_bytes(Level level, int threads);
+// --- The machine model (bench_machine.cpp) ---------------------------------------------------
+
+// The model of this machine that every ceiling comes from (machine_model.hpp): read bandwidth
+// against working set per thread count with the cache levels at its knees, and the FMA peak.
+// It is measured once per machine and saved (docs/benchmarks.md, "The machine model").
+struct ModelOptions {
+  std::string path;          // --machine-model=FILE; empty: the per-machine file in the cache dir
+  bool recalibrate = false;  // --recalibrate: measure everything again
+};
+// Loads the saved model when its key matches this machine; true when it covers every thread
+// count asked for. Cheap: no measuring.
+bool load_machine_model(const std::vector<int>& thread_counts, const ModelOptions& opt);
+// Measures what the model lacks for `thread_counts` (everything when recalibrating), saves it
+// atomically, and says on stderr whether the model is fresh, reused or extended.
+void complete_machine_model(const std::vector<int>& thread_counts, const ModelOptions& opt);
+const MachineModel& machine_model();
+std::string machine_model_status();  // "fresh", "reused", "extended" (or "none" before loading)
+std::string machine_model_path(const ModelOptions& opt);
+// Bytes a cold benchmark rotates over: 4x the measured last cache level (before calibration,
+// the largest LLC the OS claims), at least 64 MiB, at most a quarter of memory.
+std::size_t cold_buffer_bytes();
+
+// A brief re-measurement of two ceilings against the model (drift, noise before/after).
+struct Probe {
+  double read_bw = 0, read_model = 0;  // the level-2 read (level 1 when there is one level)
+  double read_bytes = 0;               // its per-thread working set
+  double fma = 0, fma_model = 0;       // f32, one thread
+  double worst() const;                // the larger relative deviation from the model, signed
+  std::string describe() const;
+};
+Probe probe_ceilings();
 
 // --- Ceilings (bench_ceilings.cpp) -----------------------------------------------------------
 
-// Best-of-several read bandwidth (bytes/s) and FMA peak (FLOP/s) per thread count, measured
-// once in main() before any benchmark runs, so every counter of the run divides by numbers
-// from the same process and machine state.
-struct Ceilings {
-  std::map<int, double> read_bw[4];  // [Level][threads]
-  std::map<int, double> fma_f32, fma_f64;
-  std::string isa;  // ISA the ceiling kernels ran with
-};
-void measure_ceilings(const std::vector<int>& thread_counts);
-const Ceilings& ceilings();
-double read_bw_ceiling(Level level, int threads);  // 0 when unmeasured
-double fma_ceiling(DType acc, int threads);        // 0 when unmeasured
+// The ISA the ceiling kernels run with (the best this CPU runs, capped by NUMGRAD_ISA).
+const char* ceiling_isa();
+// Bytes/s of `threads` threads each summing its own `bytes_per_thread` of buf over and over
+// (thread i reads [i * bytes_per_thread, (i + 1) * bytes_per_thread)), best of `tries` timed
+// passes of at least 64 MiB per thread after one untimed pass.
+double measure_read(const float* buf, std::size_t bytes_per_thread, int threads, int tries);
+// FLOP/s of the FMA-peak loop, all threads, best of `tries`.
+double measure_fma(bool f64, int threads, int tries);
+// ceiling/read_bw.<level>/bytes:B/threads:t at the middle of each measured level, and
+// ceiling/fma_peak.f32|f64/threads:t: the model's ceilings measured again inside the run.
 void register_ceilings(const std::vector<int>& thread_counts);
 // ceiling/read_bw.dataset/N:n/d:d: the read-bandwidth sum over the f32 dataset of (n, d) itself.
 void register_dataset_read(std::size_t n, std::size_t d, const std::vector<int>& thread_counts);
@@ -144,21 +160,58 @@ struct Work {
   double rows = 0, bytes = 0, flops = 0;  // per iteration
   DType acc = DType::f32;                 // picks the FMA ceiling (f64 for f32acc64)
   int threads = 1;
-  Level level = Level::dram;
+  double working_set = 0;  // bytes resident between calls (the batch; an epoch's dataset)
+  bool cold = false;       // rotates through cold_buffer_bytes(): served from memory
 };
 // rows/s, bytes/s, flop/s as iteration-invariant rates (divided by the real time), and the
-// fractions frac_bw = bytes/s / read ceiling(level, threads), frac_peak = flop/s / FMA
-// ceiling(acc, threads), expressed as rates of bytes/ceiling so that GB divides by time.
+// fractions frac_bw = bytes/s / read ceiling, frac_peak = flop/s / FMA peak(acc, threads),
+// expressed as rates of bytes/ceiling so that GB divides by time. The read ceiling is the
+// model's at the per-thread working set (working_set / threads) and the same thread count;
+// cold benchmarks use the memory level's.
 void set_counters(benchmark::State& state, const Work& work);
+
+// What set_counters divided by, kept per benchmark so the reporter can explain a fraction
+// above 1 (an anomaly) instead of printing it as a result.
+struct CeilingUse {
+  Work work;
+  ReadCeiling read;
+  double peak = 0;
+};
+const CeilingUse* ceiling_use(const std::string& run_name);  // run_name ends in /real_time
 
 // "family/id/N:n/b:b/d:d/threads:t"; GB appends "/real_time".
 std::string bench_name(const std::string& family, const std::string& id, std::size_t n,
                        std::size_t b, std::size_t d, int threads);
 
-// Every registered name, so main() can count what a filter selects (progress line).
-std::vector<std::string>& registered_names();
+// Every registered name (with GB's "/real_time"), so main() can count what a filter selects
+// and weigh the progress line.
+const std::vector<std::string>& registered_names();
+// Registers `fn` under `name` (real time, microseconds) unless the name is taken already.
 benchmark::internal::Benchmark* add_benchmark(const std::string& name,
                                               std::function<void(benchmark::State&)> fn);
+// Forgets every registration (the plan is registered again once the model is complete).
+void clear_benchmarks();
+
+// --- Kernel benchmarks (bench_kernels.cpp) ----------------------------------------------------
+
+enum class Family { loss, grad, loss_cold, grad_cold, epoch };
+Op grad_op(const Kernel& k);
+// Registers family/id/N:n/b:b/d:d/threads:t for kernel k. Hot families (loss, grad) use the
+// batch as the whole dataset (n = b); cold ones rotate over cold_buffer_bytes(); an epoch walks
+// n rows in batches of b. The name is the identity: a shape in two sweeps is registered once.
+void add_kernel(Family fam, const Kernel& k, std::size_t b, std::size_t d, int threads,
+                std::size_t n = 0);
+// ceiling/split.<id>/N:b/d:d/threads:t: serial kernel k's gradient on 1/t of the rows per
+// thread, t threads at once, with no join: the limit of a t-way split.
+template <class T>
+void register_split_ceiling(const Kernel& k, std::size_t b, std::size_t d, int t);
+
+// --- Presets (bench_plan.cpp) ------------------------------------------------------------------
+
+// The thread counts a preset (quick, full, scaling) measures; its ceilings are at these.
+std::vector<int> preset_threads(const std::string& preset);
+// Registers every benchmark of the preset, ceilings included (the model must be loaded).
+void register_preset(const std::string& preset);
 
 // --- Peers (bench_peers.cpp) -------------------------------------------------------------------
 

@@ -112,7 +112,7 @@ Work peer_work(Op op, std::size_t b, std::size_t d, int threads) {
   w.flops = flops_per_call(op, b, d);
   w.acc = dtype_of<T>;
   w.threads = threads;
-  w.level = level_of(w.bytes, threads, false);
+  w.working_set = w.bytes;
   return w;
 }
 
