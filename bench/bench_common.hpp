@@ -60,6 +60,10 @@ struct Probe {
   std::string describe() const;
 };
 Probe probe_ceilings();
+// Why a reused model should be measured again, or "" when it should not: it was measured on a
+// busy machine and this one is quiet (busy_now), or the probe reads well above it.
+std::string machine_model_stale(const Probe& probe, double busy_now);
+void remeasure_machine_model(const std::vector<int>& thread_counts, const ModelOptions& opt);
 
 // --- Ceilings (bench_ceilings.cpp) -----------------------------------------------------------
 

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "bench_common.hpp"
+#include "bench_noise.hpp"
 
 namespace numgrad::bench {
 namespace {
@@ -255,6 +256,12 @@ void complete_machine_model(const std::vector<int>& thread_counts, const ModelOp
                "numgrad_bench: measuring the machine model (read bandwidth 16 KiB..%s, FMA peak) "
                "for %zu thread count(s); saved for later runs, --recalibrate measures again\n",
                format_bytes(sweep_total_bytes(m.reported)).c_str(), missing.size());
+  m.busy_cpus = others_busy_cpus();
+  if (m.busy_cpus >= busy_threshold())
+    std::fprintf(stderr,
+                 "numgrad_bench: warning: other processes keep %.2f CPUs busy while the model is "
+                 "measured; a later run on a quiet machine measures it again\n",
+                 m.busy_cpus);
   const auto t0 = std::chrono::steady_clock::now();
   const double total = sweep_total_bytes(m.reported);
   {
@@ -277,6 +284,27 @@ void complete_machine_model(const std::vector<int>& thread_counts, const ModelOp
       std::fprintf(stderr, "  %s claims %s = %s: contradicted (%s); the measurement is used\n",
                    c.claim.source.c_str(), c.claim.level.c_str(),
                    format_bytes(c.claim.bytes).c_str(), c.evidence.c_str());
+}
+
+std::string machine_model_stale(const Probe& probe, double busy_now) {
+  const ModelState& st = state();
+  if (st.status != "reused") return "";
+  char why[256] = "";
+  if (st.model.busy_cpus >= busy_threshold() && busy_now < busy_threshold())
+    std::snprintf(why, sizeof why,
+                  "it was measured while other processes kept %.2f CPUs busy, and the machine is "
+                  "quiet now",
+                  st.model.busy_cpus);
+  else if (probe.worst() >= kProbeDeviation)
+    std::snprintf(why, sizeof why, "the machine is %.0f%% faster now than the model says (%s)",
+                  100 * probe.worst(), probe.describe().c_str());
+  return why;
+}
+
+void remeasure_machine_model(const std::vector<int>& thread_counts, const ModelOptions& opt) {
+  state().model.threads.clear();
+  state().status = "none";
+  complete_machine_model(thread_counts, opt);
 }
 
 const MachineModel& machine_model() {

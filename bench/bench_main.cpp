@@ -6,6 +6,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -96,13 +97,13 @@ void add_model_context(const std::string& path) {
     std::string curve;
     for (const BandwidthPoint& p : tm.curve) {
       char point[64];
-      std::snprintf(point, sizeof point, "%s%.6g:%.6g", curve.empty() ? "" : " ", p.bytes, p.bw);
+      std::snprintf(point, sizeof point, "%s%.10g:%.6g", curve.empty() ? "" : " ", p.bytes, p.bw);
       curve += point;
     }
     AddCustomContext("model.curve" + ts, curve);
     for (const CacheLevel& l : tm.levels) {
       char level[160];
-      std::snprintf(level, sizeof level, "bw=%.6g knee=%.6g first=%.6g last=%.6g", l.bw,
+      std::snprintf(level, sizeof level, "bw=%.6g knee=%.10g first=%.10g last=%.10g", l.bw,
                     l.knee_bytes, l.first_bytes, l.last_bytes);
       AddCustomContext("model.level." + l.name + ts, level);
       AddCustomContext("ceiling.read_bw." + l.name + ts, fmt_double(l.bw));
@@ -112,7 +113,7 @@ void add_model_context(const std::string& path) {
   }
   for (const ClaimCheck& c : check_claims(m))
     AddCustomContext("model.claim." + c.claim.source + "." + c.claim.level,
-                     "bytes=" + fmt_double(c.claim.bytes) +
+                     "bytes=" + std::to_string(static_cast<long long>(c.claim.bytes)) +
                          " verdict=" + (c.agrees ? "agrees" : "contradicted") + " " + c.evidence);
 }
 
@@ -169,6 +170,9 @@ Options parse_options(int argc, char** argv) {
     } else if (a.rfind("--benchmark_out=", 0) == 0) {
       o.out_path = value_of(a, "--benchmark_out");
       if (o.out_path.empty()) bad("needs a file name");
+      // Checked before any measuring: the file is written (atomically) only at the end.
+      if (!can_create_beside(o.out_path))
+        bad(std::string("cannot create a file there (") + std::strerror(errno) + ")");
     } else if (a.rfind("--benchmark_out_format=", 0) == 0) {
       o.out_format = parse_format(value_of(a, "--benchmark_out_format"));
       if (o.out_format.empty()) bad("not one of console, json, csv");
@@ -264,13 +268,20 @@ int main(int argc, char** argv) {
     Runner(o.format, o.color, "", "json", nullptr, 0).run();
     return 0;
   }
-  add_build_context(o.preset);
-  add_model_context(machine_model_path(o.model));
-
-  const SystemSnapshot before = take_snapshot();
+  SystemSnapshot before = take_snapshot();
+  if (const std::string why = machine_model_stale(before.probe, before.others_busy_cpus);
+      !why.empty()) {
+    std::fprintf(stderr, "numgrad_bench: measuring the machine model again: %s\n", why.c_str());
+    remeasure_machine_model(preset_threads(o.preset), o.model);
+    clear_benchmarks();
+    register_preset(o.preset);
+    before = take_snapshot();
+  }
   set_snapshot_before(before);
   std::fprintf(stderr, "numgrad_bench: probe: %s\n", before.probe.describe().c_str());
   if (const auto w = early_warnings(before); !w.empty()) print_warning("the machine is busy", w);
+  add_build_context(o.preset);
+  add_model_context(machine_model_path(o.model));
 
   const std::vector<std::string> selected = selected_names(o.filter);
   Runner runner(o.format, o.color, o.out_path, o.out_format,

@@ -48,16 +48,25 @@ std::string fmt(const char* f, double a, double b = 0, double c = 0) {
   return buf;
 }
 
-double busy_threshold() {
-  return std::max(kBusyCpusFloor, kBusyCpusShare * hardware_threads());
-}
-
 SystemSnapshot& before_storage() {
   static SystemSnapshot s;
   return s;
 }
 
 }  // namespace
+
+double busy_threshold() {
+  return std::max(kBusyCpusFloor, kBusyCpusShare * hardware_threads());
+}
+
+double others_busy_cpus() {
+  // This process sleeps through the sample, so every busy jiffy in it belongs to others.
+  const CpuTimes a = read_cpu_times();
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  const CpuTimes b = read_cpu_times();
+  const double cpus = static_cast<double>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  return b.total > a.total ? cpus * (1 - (b.idle - a.idle) / (b.total - a.total)) : 0;
+}
 
 SystemSnapshot take_snapshot() {
   SystemSnapshot s;
@@ -66,12 +75,7 @@ SystemSnapshot take_snapshot() {
       s.loadavg[0] = s.loadavg[1] = s.loadavg[2] = -1;
     std::fclose(f);
   }
-  // This process sleeps through the sample, so every busy jiffy in it belongs to others.
-  const CpuTimes a = read_cpu_times();
-  std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  const CpuTimes b = read_cpu_times();
-  const double cpus = static_cast<double>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
-  if (b.total > a.total) s.others_busy_cpus = cpus * (1 - (b.idle - a.idle) / (b.total - a.total));
+  s.others_busy_cpus = others_busy_cpus();
   s.probe = probe_ceilings();
   s.cpu = read_cpu_times();
   s.process_cpu_seconds = process_cpu_seconds();

@@ -33,7 +33,11 @@ struct SystemSnapshot {
   double others_busy_cpus = 0;     // CPUs busy with other work over a 0.25 s idle sample
   Probe probe;
 };
-// Sleeps 0.25 s to sample what others do, then probes the ceilings (~0.1 s).
+// CPUs other processes keep busy, from /proc/stat over a 0.25 s sleep of this process.
+double others_busy_cpus();
+// Other processes count as a disturbance from this many busy CPUs on: max(0.25, 5% of them).
+double busy_threshold();
+// Samples what others do (0.25 s), then probes the ceilings (~0.1 s).
 SystemSnapshot take_snapshot();
 
 struct NoiseVerdict {

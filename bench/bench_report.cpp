@@ -46,8 +46,10 @@ std::string bandwidth_cause(const std::string& name, const CeilingUse& u, double
           : 0;
   const double ws = u.work.working_set / std::max(u.work.threads, 1);
   if (name.rfind("ceiling/read_bw.dataset", 0) == 0 || (u.work.cold && u.read.level))
-    return "DRAM bandwidth depends on the buffer on this machine; the model's memory ceiling (" +
-           fmt("%.1f GB/s", u.read.bw / 1e9) + ") was read on another one";
+    return "memory bandwidth on this machine varies between buffers and over time; the model's "
+           "memory ceiling (" +
+           fmt("%.1f GB/s", u.read.bw / 1e9) +
+           ") was read on another buffer at another time (see ceiling/read_bw.dataset)";
   if (name.rfind("ceiling/", 0) == 0)
     return "this run measured the model's own ceiling " + fmt("%.0f%%", 100 * (frac - 1)) +
            " higher: the model was measured on a busier machine; --recalibrate";
@@ -63,8 +65,10 @@ std::string bandwidth_cause(const std::string& name, const CeilingUse& u, double
       return "its " + format_bytes(ws) + " per-thread working set is within 1.5x of the " + l.name +
              " knee (" + format_bytes(l.knee_bytes) + "): part of it is served by the faster level";
   if (level_name(u.read.level) == "dram")
-    return "DRAM bandwidth depends on the buffer on this machine; the model's memory ceiling (" +
-           fmt("%.1f GB/s", u.read.bw / 1e9) + ") was read on another one";
+    return "memory bandwidth on this machine varies between buffers and over time; the model's "
+           "memory ceiling (" +
+           fmt("%.1f GB/s", u.read.bw / 1e9) +
+           ") was read on another buffer at another time (see ceiling/read_bw.dataset)";
   if (!tm.levels.empty() && frac * u.read.bw > tm.levels.front().bw * kAnomalyFraction)
     return "faster than the fastest level (" + tm.levels.front().name +
            fmt(", %.0f GB/s)", tm.levels.front().bw / 1e9) +
@@ -178,11 +182,28 @@ std::string parse_format(const std::string& v) {
   return v == "console" || v == "json" || v == "csv" ? v : "";
 }
 
-bool write_atomically(const std::string& path, const std::string& text) {
+namespace {
+// A fresh temporary file in the directory of `path`: its descriptor (or -1) and name.
+int temp_beside(const std::string& path, std::string& tmp) {
   const auto slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
-  std::string tmp = (slash == std::string::npos ? std::string("./") : dir) + ".numgrad-XXXXXX";
-  const int fd = mkstemp(tmp.data());
+  tmp = (slash == std::string::npos ? std::string("./") : path.substr(0, slash + 1)) +
+        ".numgrad-XXXXXX";
+  return mkstemp(tmp.data());
+}
+}  // namespace
+
+bool can_create_beside(const std::string& path) {
+  std::string tmp;
+  const int fd = temp_beside(path, tmp);
+  if (fd < 0) return false;
+  close(fd);
+  unlink(tmp.c_str());
+  return true;
+}
+
+bool write_atomically(const std::string& path, const std::string& text) {
+  std::string tmp;
+  const int fd = temp_beside(path, tmp);
   if (fd < 0) return false;
   std::size_t off = 0;
   while (off < text.size()) {

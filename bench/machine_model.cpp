@@ -89,6 +89,17 @@ double robust_slope(const std::vector<double>& x, const std::vector<double>& z, 
 }
 
 // A plateau: samples [first, last] and its line.
+// The value a quarter of the samples reach or exceed: a plateau's ceiling. Each sample is
+// already a best of several passes; the quartile, not the maximum, so that the one fast sample
+// a transition leaves at a plateau's start (still partly served by the level before) does not
+// set it.
+double upper_quartile(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const double pos = 0.75 * static_cast<double>(v.size() - 1);
+  const std::size_t i = static_cast<std::size_t>(pos);
+  return i + 1 < v.size() ? v[i] + (pos - static_cast<double>(i)) * (v[i + 1] - v[i]) : v[i];
+}
+
 struct Span {
   std::size_t first, last;
   Sums::Fit line;
@@ -169,8 +180,9 @@ std::vector<CacheLevel> find_levels(std::span<const BandwidthPoint> curve) {
   for (std::size_t i = 0; i < spans.size(); ++i) {
     CacheLevel l;
     l.name = level_name(i, spans.size());
-    l.bw = std::exp2(*std::max_element(z.begin() + static_cast<std::ptrdiff_t>(spans[i].first),
-                                       z.begin() + static_cast<std::ptrdiff_t>(spans[i].last) + 1));
+    l.bw = std::exp2(upper_quartile(
+        std::vector<double>(z.begin() + static_cast<std::ptrdiff_t>(spans[i].first),
+                            z.begin() + static_cast<std::ptrdiff_t>(spans[i].last) + 1)));
     l.first_bytes = curve[spans[i].first].bytes;
     l.last_bytes = curve[spans[i].last].bytes;
     if (i + 1 < spans.size()) l.knee_bytes = knee(curve, z, spans[i], spans[i + 1]);
@@ -280,7 +292,8 @@ std::string to_text(const MachineModel& m) {
   o << "host " << m.key.host << "\ncpu " << m.key.cpu << "\nisa " << m.key.isa
     << "\nhardware_threads " << m.key.hardware_threads << "\nmemory_bytes " << m.key.memory_bytes
     << "\ncreated " << m.created << "\ncalibration_seconds " << m.calibration_seconds
-    << "\nsweep_max_total_bytes " << m.sweep_max_total_bytes << "\n";
+    << "\nbusy_cpus " << m.busy_cpus << "\nsweep_max_total_bytes " << m.sweep_max_total_bytes
+    << "\n";
   for (const ReportedCache& r : m.reported)
     o << "reported " << r.source << " " << r.level << " " << r.bytes << "\n";
   for (const auto& [t, tm] : m.threads) {
@@ -325,6 +338,8 @@ MachineModel from_text(const std::string& text) {
       need(static_cast<bool>(v >> m.key.hardware_threads));
     } else if (key == "memory_bytes") {
       need(static_cast<bool>(v >> m.key.memory_bytes));
+    } else if (key == "busy_cpus") {
+      need(static_cast<bool>(v >> m.busy_cpus));
     } else if (key == "calibration_seconds") {
       need(static_cast<bool>(v >> m.calibration_seconds));
     } else if (key == "sweep_max_total_bytes") {

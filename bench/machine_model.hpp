@@ -77,6 +77,7 @@ struct MachineModel {
   MachineKey key;
   std::string created;  // UTC, ISO 8601
   double calibration_seconds = 0;
+  double busy_cpus = 0;              // CPUs other processes kept busy just before it was measured
   double sweep_max_total_bytes = 0;  // the largest working set (all threads) the sweep read
   std::map<int, ThreadModel> threads;
   std::vector<ReportedCache> reported;

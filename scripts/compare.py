@@ -1,48 +1,63 @@
 #!/usr/bin/env python3
-"""Compares two benchmark result folders (before/after, or machine A/B) benchmark by benchmark.
+"""Compares two numgrad_bench runs benchmark by benchmark, and can gate a CI on the result.
 
-Prints time(B) / time(A) for every benchmark present in both, sorted by ratio, and flags a
-change as significant when |ratio - 1| exceeds the noise: 3x the combined relative standard
-deviation of the repetitions (sqrt(sA^2 + sB^2), from --benchmark_repetitions aggregates or
-the raw repetitions) when both sides have them, else a default of 10% (the drift between runs
-of one binary on a shared 2-core VM, DESIGN.md section 4). Only the standard library is used.
-Usage: compare.py A B [--threshold=0.10] [--filter=REGEX] [--all]
+For every benchmark in both runs: the ratio of median real times B/A (and of CPU times), each
+run's spread, and a one-sided Mann-Whitney U test over the repetitions of whether B is slower.
+A benchmark is a REGRESSION when B is slower by more than --threshold AND the test gives
+p <= --alpha; FASTER likewise the other way (reported, never failing). Run both with
+--benchmark_repetitions=N (N >= 3; with 3 per side only complete separation reaches p = 0.05,
+with 5 it reaches 0.004) and without --benchmark_report_aggregates_only. Both runs' noise
+verdicts (numgrad_bench's "disturbed" check) are printed. Standard library only.
+
+Exit status: 0 no regression; 1 a regression, or a benchmark that errors in B but not in A;
+2 bad usage or an unreadable result; 3 nothing could be tested (no common benchmark with
+enough repetitions on both sides), or --require-quiet and a run was disturbed.
 """
-import json
+import argparse
 import math
 import os
 import re
 import sys
-from collections import defaultdict
+from functools import lru_cache
 
-TO_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numgrad_results  # noqa: E402
 
 
-def load(path):
-    """{run_name: (seconds, relative stddev or None, error or None)}"""
-    if os.path.isdir(path):
-        path = os.path.join(path, "results.json")
-    with open(path) as f:
-        data = json.load(f)
-    groups = defaultdict(list)
-    for rec in data.get("benchmarks", []):
-        groups[rec.get("run_name", rec["name"])].append(rec)
-    out = {}
-    for name, recs in groups.items():
-        its = [r for r in recs if r.get("run_type", "iteration") == "iteration"]
-        aggs = {r.get("aggregate_name"): r for r in recs if r.get("run_type") == "aggregate"}
-        base = aggs.get("median") or aggs.get("mean") or (its[0] if its else recs[0])
-        err = base.get("error_message") if base.get("error_occurred") else None
-        sec = base.get("real_time", 0) * TO_SECONDS[base.get("time_unit", "ns")]
-        rel = None
-        if "stddev" in aggs and "mean" in aggs and aggs["mean"].get("real_time"):
-            rel = aggs["stddev"]["real_time"] / aggs["mean"]["real_time"]
-        elif len(its) > 1 and all(r.get("real_time", 0) > 0 for r in its):
-            t = [r["real_time"] for r in its]
-            m = sum(t) / len(t)
-            rel = math.sqrt(sum((x - m) ** 2 for x in t) / (len(t) - 1)) / m
-        out[name] = (sec, rel, err)
-    return out
+@lru_cache(maxsize=None)
+def u_counts(n, m):
+    """How many of the C(n+m, n) orderings give each U = 0..n*m (no ties)."""
+    if n == 0 or m == 0:
+        return (1,)
+    a, b = u_counts(n - 1, m), u_counts(n, m - 1)
+    out = [0] * (n * m + 1)
+    for u, c in enumerate(a):  # the largest value is from the first sample: it beats all m
+        out[u + m] += c
+    for u, c in enumerate(b):
+        out[u] += c
+    return tuple(out)
+
+
+def mann_whitney_greater(b, a):
+    """One-sided p-value of H1: values in b tend to be larger than those in a.
+
+    U counts the pairs (b_j, a_i) with b_j > a_i, ties as 1/2. Without ties the p-value is
+    exact (the U distribution by recurrence); with ties, the normal approximation with tie
+    correction and continuity correction is used.
+    """
+    n, m = len(b), len(a)
+    u = sum(1.0 if x > y else 0.5 if x == y else 0.0 for x in b for y in a)
+    if len(set(a) | set(b)) == n + m:
+        counts = u_counts(n, m)
+        total = sum(counts)
+        return sum(counts[math.ceil(u):]) / total
+    allv = sorted(a + b)
+    ties = sum(allv.count(v) ** 3 - allv.count(v) for v in set(allv))
+    var = n * m / 12.0 * ((n + m + 1) - ties / ((n + m) * (n + m - 1)))
+    if var <= 0:
+        return 1.0
+    z = (u - n * m / 2.0 - 0.5) / math.sqrt(var)
+    return 0.5 * math.erfc(z / math.sqrt(2))
 
 
 def fmt_time(s):
@@ -52,58 +67,101 @@ def fmt_time(s):
     return "%.3g ns" % (s / 1e-9)
 
 
+def fmt_pct(v):
+    return "-" if v is None else "%.1f%%" % (100 * v)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="compare.py", allow_abbrev=False, description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("a", metavar="A", help="baseline: a results folder or results.json")
+    p.add_argument("b", metavar="B", help="candidate: a results folder or results.json")
+    p.add_argument("--threshold", type=float, default=0.10,
+                   help="smallest slowdown that counts, as a fraction (default 0.10 = 10%%)")
+    p.add_argument("--alpha", type=float, default=0.05,
+                   help="significance level of the one-sided test (default 0.05)")
+    p.add_argument("--min-repetitions", type=int, default=3,
+                   help="repetitions each side needs to be tested (default 3)")
+    p.add_argument("--filter", type=re.compile, default=None, metavar="REGEX",
+                   help="only benchmarks whose name matches")
+    p.add_argument("--all", action="store_true", help="list every benchmark, not only changes")
+    p.add_argument("--require-quiet", action="store_true",
+                   help="exit 3 when either run was disturbed (numgrad_bench's noise check)")
+    args = p.parse_args(argv)
+    if not args.threshold >= 0 or not 0 < args.alpha < 1 or args.min_repetitions < 2:
+        p.error("need --threshold >= 0, 0 < --alpha < 1 and --min-repetitions >= 2")
+    return args
+
+
+def judge(a, b, args):
+    """(verdict, ratio, cpu ratio, p) of one benchmark present in both runs."""
+    if b.error and not a.error:
+        return "ERROR IN B", None, None, None
+    if a.error or b.error:
+        return "error in both" if a.error and b.error else "error in A", None, None, None
+    ratio = b.seconds / a.seconds if a.seconds > 0 else None
+    cpu = b.cpu_seconds / a.cpu_seconds if a.cpu_seconds > 0 else None
+    if min(a.repetitions, b.repetitions) < args.min_repetitions or ratio is None:
+        return "untested", ratio, cpu, None
+    p_slower = mann_whitney_greater(b.times, a.times)
+    p_faster = mann_whitney_greater(a.times, b.times)
+    if ratio > 1 + args.threshold and p_slower <= args.alpha:
+        return "REGRESSION", ratio, cpu, p_slower
+    if ratio < 1 / (1 + args.threshold) and p_faster <= args.alpha:
+        return "faster", ratio, cpu, p_faster
+    return "same", ratio, cpu, min(p_slower, p_faster)
+
+
 def main(argv):
-    args = [a for a in argv[1:] if not a.startswith("--")]
-    opts = dict(a[2:].split("=", 1) if "=" in a else (a[2:], "1") for a in argv[1:]
-                if a.startswith("--"))
-    if len(args) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    default = float(opts.get("threshold", 0.10))
-    filt = re.compile(opts["filter"]) if "filter" in opts else None
-    a, b = load(args[0]), load(args[1])
-    common = [n for n in a if n in b and (filt is None or filt.search(n))]
-    only_a = [n for n in a if n not in b]
-    only_b = [n for n in b if n not in a]
-    rows = []
-    for n in common:
-        (ta, sa, ea), (tb, sb, eb) = a[n], b[n]
-        if ea or eb or ta <= 0 or tb <= 0:
-            rows.append((n, None, None, "error in %s" % ("A" if ea else "B"), ta, tb))
-            continue
-        r = tb / ta
-        if sa is not None and sb is not None:
-            noise, how = 3 * math.sqrt(sa * sa + sb * sb), "3 sd"
-        else:
-            noise, how = default, "default"
-        flag = ""
-        if abs(r - 1) > noise:
-            flag = "SLOWER" if r > 1 else "FASTER"
-        rows.append((n, r, noise, flag + ("" if not flag else " (> %s %.1f%%)" % (how, 100 * noise)),
-                     ta, tb))
-    rows.sort(key=lambda x: (x[1] is None, -(x[1] or 0)))
-    show_all = "all" in opts
-    print("time(B)/time(A); A=%s B=%s; noise = 3x combined repetition stddev, else %.0f%%" % (
-        args[0], args[1], 100 * default))
-    print("%-9s %-10s %-10s  %s" % ("B/A", "A", "B", "benchmark"))
-    flagged = errors = 0
-    for n, r, noise, flag, ta, tb in rows:
-        if r is None:
-            errors += 1
-        elif flag:
-            flagged += 1
-        if not show_all and not flag:
-            continue
-        print("%-9s %-10s %-10s  %s  %s" % ("-" if r is None else "%.3f" % r, fmt_time(ta),
-                                             fmt_time(tb), n, flag))
-    ratios = [r for _, r, _, _, _, _ in rows if r]
-    if ratios:
-        geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-        print("\n%d common benchmarks, %d flagged, %d with errors; geometric mean B/A %.3f; %d only "
-              "in A, %d only in B%s" % (len(rows), flagged, errors, geo, len(only_a), len(only_b),
-                          "" if show_all else " (--all lists every benchmark)"))
+    args = parse_args(argv)
+    runs = []
+    for path in (args.a, args.b):
+        try:
+            runs.append(numgrad_results.load(path))
+        except (OSError, ValueError) as e:
+            print("compare.py: cannot read %s: %s" % (path, e), file=sys.stderr)
+            return 2
+    (ctx_a, a), (ctx_b, b) = runs
+    for tag, path, ctx in (("A", args.a, ctx_a), ("B", args.b, ctx_b)):
+        status, reasons = numgrad_results.noise_status(ctx)
+        print("%s: %s -- %s%s" % (tag, path, status, ": " + reasons if reasons else ""))
+    names = [n for n in a if n in b and (args.filter is None or args.filter.search(n))]
+    rows = [(n,) + judge(a[n], b[n], args) for n in names]
+    order = {"ERROR IN B": 0, "REGRESSION": 1, "faster": 2, "untested": 3}
+    rows.sort(key=lambda r: (order.get(r[1], 4), -(r[2] or 0)))
+    print("\nB/A of median real time (CPU time beside it); p: one-sided Mann-Whitney U over the "
+          "repetitions;\nspread: coefficient of variation; changes count beyond %.0f%% at p <= "
+          "%.3g\n" % (100 * args.threshold, args.alpha))
+    print("%-11s %7s %7s %8s %9s %9s  %s" % ("verdict", "B/A", "cpu B/A", "p", "spread A",
+                                              "spread B", "benchmark"))
+    for n, verdict, ratio, cpu, p in rows:
+        if args.all or verdict in ("ERROR IN B", "REGRESSION", "faster"):
+            print("%-11s %7s %7s %8s %9s %9s  %s" % (
+                verdict, "-" if ratio is None else "%.3f" % ratio,
+                "-" if cpu is None else "%.3f" % cpu, "-" if p is None else "%.3g" % p,
+                fmt_pct(a[n].spread), fmt_pct(b[n].spread), n))
+    count = lambda v: sum(1 for r in rows if r[1] == v)  # noqa: E731
+    tested = len(rows) - count("untested") - count("error in A") - count("error in both")
+    ratios = [r[2] for r in rows if r[2]]
+    geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios)) if ratios else float("nan")
+    print("\n%d common benchmarks (%d tested): %d regressions, %d errors in B, %d faster, %d "
+          "untested (< %d repetitions); geometric mean B/A %.3f; %d only in A, %d only in B" % (
+              len(rows), tested, count("REGRESSION"), count("ERROR IN B"), count("faster"),
+              count("untested"), args.min_repetitions, geo,
+              sum(1 for n in a if n not in b), sum(1 for n in b if n not in a)))
+    if count("REGRESSION") or count("ERROR IN B"):
+        return 1
+    if tested == 0:
+        print("compare.py: nothing could be tested; run both with --benchmark_repetitions=5",
+              file=sys.stderr)
+        return 3
+    if args.require_quiet and any(numgrad_results.noise_status(c)[0] == "disturbed"
+                                  for c in (ctx_a, ctx_b)):
+        print("compare.py: a run was disturbed (--require-quiet)", file=sys.stderr)
+        return 3
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv[1:]))

@@ -19,8 +19,8 @@ numgrad_require_packages() {
   fi
 }
 
-# What building and testing needs.
-NUMGRAD_BUILD_PACKAGES=(g++ cmake make libgtest-dev libbenchmark-dev libtbb-dev libxsimd-dev
+# What building and testing needs (python3: the tests run scripts/compare.py).
+NUMGRAD_BUILD_PACKAGES=(g++ cmake make python3 libgtest-dev libbenchmark-dev libtbb-dev libxsimd-dev
   xtl-dev libeigen3-dev libopenblas-dev)
 
 # What scripts/bench.sh needs beyond the build: numpy and matplotlib for /usr/bin/python3
