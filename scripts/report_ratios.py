@@ -40,16 +40,14 @@ def summaries(rows, index, peers, model):
     return lines, key_ratios(rows, index, peers, model)
 
 
-def key_ratios(rows, index, peers, model):
-    ok = [r for r in rows if not r.error and r.kind != "ceiling"]
-    out = []
+def best(cands):
+    cands = [r for r in cands if not r.error]
+    return min(cands, key=lambda r: r.seconds) if cands else None
 
-    def best(cands):
-        cands = [r for r in cands if not r.error]
-        return min(cands, key=lambda r: r.seconds) if cands else None
 
-    # 1. best serial SIMD loss vs Eigen over d (hot 1 MiB f32 batches: b = 2^18 / d), and
-    #    the most any kernel could show: Eigen against the L2 read ceiling of the same run
+def simd_vs_eigen(ok, model):
+    """The best serial SIMD loss against Eigen over d (hot 1 MiB f32 batches: b = 2^18 / d),
+    and the most any kernel could show: the model's L2 read ceiling against Eigen."""
     l2 = [lv.bw for lv in model.get(1, {}).get("levels", []) if lv.name == "l2"]
     parts = []
     for d in (4, 8, 16, 64, 256):
@@ -60,30 +58,38 @@ def key_ratios(rows, index, peers, model):
         if simd and eig:
             cap = " (L2 ceiling: <= %.2fx)" % (l2[0] / eig.bytes_s) if l2 and eig.bytes_s else ""
             parts.append("d=%d %.2fx %s%s" % (d, eig.seconds / simd.seconds, simd.prefix, cap))
-    if parts:
-        out.append("Best serial SIMD f32 loss vs Eigen (1 MiB batches, b = 2^18/d, Eigen time / "
-                   "SIMD time; the cap is the model's L2 read ceiling / Eigen's bandwidth, what "
-                   "a kernel reading at the ceiling would show): " +
-                   ", ".join(parts))
-    # 2. 1 GiB f32 loss vs the read bandwidth ceiling
+    if not parts:
+        return []
+    return ["Best serial SIMD f32 loss vs Eigen (1 MiB batches, b = 2^18/d, Eigen time / SIMD "
+            "time; the cap is the model's L2 read ceiling / Eigen's bandwidth, what a kernel "
+            "reading at the ceiling would show): " + ", ".join(parts)]
+
+
+def big_loss(ok, rows):
+    """The 1 GiB f32 loss against the memory ceiling and the same sum over its dataset."""
+    out = []
     big = [r for r in ok if r.family in ("loss", "peer") and r.algorithm == "loss" and
            r.n == r.b and r.d == 64 and r.types == "f32" and r.n * 65 * 4 >= (1 << 30)]
     for t in sorted({r.threads for r in big}):
         bt = best([r for r in big if r.threads == t and r.kind == "kernel"])
         pe = best([r for r in big if r.threads == t and r.kind == "peer"])
-        # The same sum over this very dataset: DRAM bandwidth differs between buffers on a VM.
+        # The same sum over this very dataset: memory bandwidth differs between buffers on a VM.
         same = [r for r in rows if r.kind == "ceiling" and r.id == "read_bw.dataset" and
                 bt and r.n == bt.n and r.threads == t and not r.error and r.bytes_s]
         if bt:
             out.append("1 GiB f32 loss (N=b=%d, d=64), %d thread(s): best %s %.1f GB/s = %s of "
-                       "the DRAM read ceiling%s%s" % (
+                       "the model's memory ceiling%s%s" % (
                            bt.n, t, bt.id, bt.bytes_s / 1e9, frac(bt, "frac_bw"),
                            " and %.0f%% of the same sum over this dataset (%.1f GB/s)" % (
                                100 * bt.bytes_s / same[0].bytes_s, same[0].bytes_s / 1e9)
                            if same else "",
                            "; best peer %s %.1f GB/s = %s" % (pe.id, pe.bytes_s / 1e9,
                                                              frac(pe, "frac_bw")) if pe else ""))
-    # 3. blackbox AVX-512 vs scalar
+    return out
+
+
+def blackbox_vs_scalar(ok, index):
+    out = []
     for types in ("f32", "f64"):
         sc = index.get(("grad", "scalar.blackbox." + types, (512, 512, 64), 1))
         bb = best([r for r in ok if r.family == "grad" and r.algorithm == "blackbox" and
@@ -92,7 +98,12 @@ def key_ratios(rows, index, peers, model):
         if sc and bb and not sc.error:
             out.append("Blackbox %s b=512 d=64: %s is %.1fx scalar (%s vs %s)" % (
                 types, bb.id, sc.seconds / bb.seconds, fmt_time(bb.seconds), fmt_time(sc.seconds)))
-    # 4. residual gradient / loss time at the same shape
+    return out
+
+
+def gradient_vs_loss(ok, index):
+    """The residual gradient's time over one loss pass at the same shape."""
+    out = []
     for prefix_pred, what in ((lambda p: p == "scalar", "scalar"),
                               (lambda p: p.startswith("simd.") and p != "simd.auto", "best SIMD")):
         pairs = []
@@ -107,46 +118,62 @@ def key_ratios(rows, index, peers, model):
             out.append("Residual gradient / loss time (%s, f32, b=512 d=64): %s: %.1fx "
                        "(d=64, so 2d=128 perturbed losses cost %.1f loss passes)" % (
                            what, g.prefix, g.seconds / lo.seconds, g.seconds / lo.seconds))
-    # 5. threads: t=max vs t=1 for the parallel kernels of the thread-scaling shapes
+    return out
+
+
+def threads_vs_one(ok, index, tmax):
+    """The parallel kernels of the thread-scaling shapes at tmax threads against one."""
+    out = []
+    for fam, shape in (("loss", (65536, 65536, 64)), ("grad", (4096, 4096, 64))):
+        parts = []
+        for r in ok:
+            if r.family == fam and r.shape() == shape and r.threads == tmax and \
+                    r.axis != "serial" and r.types == "f32":
+                one = index.get((fam, r.id, shape, 1))
+                if one and not one.error:
+                    parts.append("%s %.2fx" % (r.prefix, one.seconds / r.seconds))
+        pe = [r for r in ok if r.kind == "peer" and r.family == "peer" and r.shape() == shape
+              and r.lib == "openblas" and r.types == "f32"]
+        p1 = [p for p in pe if p.threads == 1]
+        pm = [p for p in pe if p.threads == tmax]
+        if p1 and pm:
+            parts.append("openblas %.2fx" % (p1[0].seconds / pm[0].seconds))
+        if parts:
+            out.append("%d threads vs 1, %s N=%d b=%d d=%d (%s): %s" % (
+                tmax, fam, shape[0], shape[1], shape[2], "residual" if fam == "grad" else "loss",
+                ", ".join(sorted(parts))))
+    return out
+
+
+def parallel_vs_inner(ok, rows, index, tmax):
+    """A parallel gradient at tmax threads against its serial inner kernel (the id without
+    "tbb.<axis>.") at one thread, for b*d >= 2^20, beside the split limit of that kernel
+    (ceiling/split.<inner>: the inner kernel on 1/t of the rows per thread, at once)."""
+    lines = {}
+    for r in ok:
+        if r.family != "grad" or r.threads != tmax or r.axis == "serial" or \
+                r.b * r.d < (1 << 20) or not r.id.startswith("tbb."):
+            continue
+        inner = r.id.split(".", 2)[2]
+        one = index.get(("grad", inner, r.shape(), 1))
+        if one and not one.error:
+            key = (r.algorithm, r.shape())
+            lines.setdefault(key, []).append("%s %.2fx" % (r.id, one.seconds / r.seconds))
+            split = [c for c in rows if c.kind == "ceiling" and c.id == "split." + inner and
+                     c.n == r.b and c.d == r.d and c.threads == tmax and not c.error]
+            if split:
+                lines[key].append("split limit of %s %.2fx" % (
+                    inner, one.seconds / split[0].seconds))
+    return ["%d threads vs the serial inner kernel, %s b=%d d=%d: %s" % (
+        tmax, alg, shape[1], shape[2], ", ".join(sorted(set(parts))))
+        for (alg, shape), parts in sorted(lines.items())]
+
+
+def key_ratios(rows, index, peers, model):
+    ok = [r for r in rows if not r.error and r.kind != "ceiling"]
+    out = simd_vs_eigen(ok, model) + big_loss(ok, rows) + blackbox_vs_scalar(ok, index)
+    out += gradient_vs_loss(ok, index)
     tmax = max([r.threads for r in ok] or [1])
     if tmax > 1:
-        for fam, shape in (("loss", (65536, 65536, 64)), ("grad", (4096, 4096, 64))):
-            parts = []
-            for r in ok:
-                if r.family == fam and r.shape() == shape and r.threads == tmax and \
-                        r.axis != "serial" and r.types == "f32":
-                    one = index.get((fam, r.id, shape, 1))
-                    if one and not one.error:
-                        parts.append("%s %.2fx" % (r.prefix, one.seconds / r.seconds))
-            pe = [r for r in ok if r.kind == "peer" and r.family == "peer" and r.shape() == shape
-                  and r.lib == "openblas" and r.types == "f32"]
-            p1 = [p for p in pe if p.threads == 1]
-            pm = [p for p in pe if p.threads == tmax]
-            if p1 and pm:
-                parts.append("openblas %.2fx" % (p1[0].seconds / pm[0].seconds))
-            if parts:
-                out.append("%d threads vs 1, %s N=%d b=%d d=%d (%s): %s" % (
-                    tmax, fam, shape[0], shape[1], shape[2], "residual" if fam == "grad" else "loss",
-                    ", ".join(sorted(parts))))
-        # 6. a parallel gradient at tmax threads against its serial inner
-        #    kernel (the id without "tbb.<axis>.") at one thread, for b*d >= 2^20
-        lines = {}
-        for r in ok:
-            if r.family != "grad" or r.threads != tmax or r.axis == "serial" or \
-                    r.b * r.d < (1 << 20) or not r.id.startswith("tbb."):
-                continue
-            inner = r.id.split(".", 2)[2]
-            one = index.get(("grad", inner, r.shape(), 1))
-            if one and not one.error:
-                key = (r.algorithm, r.shape())
-                lines.setdefault(key, []).append("%s %.2fx" % (r.id, one.seconds / r.seconds))
-                # ceiling/split.<inner>: the inner kernel on 1/t of the rows per thread, at once
-                split = [c for c in rows if c.kind == "ceiling" and c.id == "split." + inner and
-                         c.n == r.b and c.d == r.d and c.threads == tmax and not c.error]
-                if split:
-                    lines[key].append("split limit of %s %.2fx" % (
-                        inner, one.seconds / split[0].seconds))
-        for (alg, shape), parts in sorted(lines.items()):
-            out.append("%d threads vs the serial inner kernel, %s b=%d d=%d: %s" % (
-                tmax, alg, shape[1], shape[2], ", ".join(sorted(set(parts)))))
+        out += threads_vs_one(ok, index, tmax) + parallel_vs_inner(ok, rows, index, tmax)
     return out
