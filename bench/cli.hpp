@@ -128,6 +128,7 @@ void write_output(const std::string& path, const std::function<void(std::ostream
 // Options that describe a problem (shared by verify and sweep-h) and the step option.
 std::vector<OptionSpec> problem_option_specs(bool with_dtype_all);
 OptionSpec step_option_spec(std::string_view default_text);
+OptionSpec weights_option_spec();  // --weights, read by numgrad::load_weights
 StepPolicy step_policy(const Options& opts);
 
 // One problem in one element type: the dataset, the batch the kernels see, the weights.
@@ -158,12 +159,6 @@ ProblemSpec problem_spec(const Options& opts);
 // UsageError naming the offending value or file.
 template <class T>
 Problem<T> make_problem(const ProblemSpec& spec);
-
-// Reads weights: one number per line, or one row of numbers separated by commas or
-// whitespace; an optional header line of names and "name,value" lines (as written next to
-// feature names) are accepted. Throws UsageError ("FILE:LINE:COL: ...") on anything else and
-// when the count differs from the number of `features` (named in the message).
-std::vector<double> read_weights(const std::string& path, const std::vector<std::string>& features);
 
 // The kernel with this id, checked to be runnable here (UsageError listing valid ids).
 const Kernel& kernel_by_id(const std::string& id);

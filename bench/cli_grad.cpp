@@ -14,9 +14,7 @@ std::vector<OptionSpec> specs() {
       {"data", "FILE.csv", "the data: a header row of names, then numeric rows (required)"},
       {"target", "COL", "target column: a name or 0-based index (default: last)"},
       {"intercept", "", "append a column of ones named 'intercept' to the features"},
-      {"weights", "W.csv",
-       "weights, one per feature in column order: one number per line, one row,\n"
-       "or 'name,number' lines; an optional header line (default: zeros)"},
+      weights_option_spec(),
       {"kernel", "ID", "kernel id (required; 'numgrad info' lists them)"},
       step_option_spec("auto"),
       {"threads", "T", "threads for parallel kernels (default 0: NUMGRAD_THREADS or all)"},

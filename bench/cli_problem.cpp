@@ -16,7 +16,7 @@ std::vector<OptionSpec> problem_option_specs(bool with_dtype_all) {
       {"data", "FILE.csv", "use this CSV (header row, numeric rows) instead of synthetic data"},
       {"target", "COL", "target column of --data: a name or 0-based index (default: last)"},
       {"intercept", "", "append a column of ones named 'intercept' to the features"},
-      {"weights", "W.csv", "weights: one number per line or one row (default: zeros for --data)"},
+      weights_option_spec(),
       {"dist", "KIND",
        "synthetic data (default normal):\n"
        "  normal     X ~ N(0,1), y = X w* + N(0, 0.1^2), w ~ N(0,1) far from w*\n"
@@ -38,6 +38,13 @@ std::vector<OptionSpec> problem_option_specs(bool with_dtype_all) {
                  "f32, f64 or all (default all): element type of the kernels to run;\n"
                  "f32 kernels see the problem rounded to float"});
   return s;
+}
+
+OptionSpec weights_option_spec() {
+  return {"weights", "W.csv|W.json",
+          "weights for --data (default zeros): what 'numgrad train --out' writes,\n"
+          "'name,number' lines or a header row of names (matched to the features in\n"
+          "any order), or d numbers in feature order (one row, or one per line)"};
 }
 
 OptionSpec step_option_spec(std::string_view default_text) {
@@ -125,15 +132,7 @@ Problem<T> make_problem(const ProblemSpec& spec) {
     if (spec.weights_file.empty()) {
       p.w.assign(p.data.d, T(0));
     } else {
-      const std::vector<double> w = read_weights(spec.weights_file, p.data.feature_names);
-      for (std::size_t j = 0; j < w.size(); ++j) {
-        const T v = static_cast<T>(w[j]);
-        if (!std::isfinite(v))
-          throw UsageError(spec.weights_file + ": weight " + std::to_string(j + 1) + " (" +
-                           p.data.feature_names[j] + ") overflows " +
-                           std::string(name(dtype_of<T>)));
-        p.w.push_back(v);
-      }
+      p.w = load_weights<T>(spec.weights_file, p.data.feature_names);
     }
   } else {
     SyntheticSpec s;

@@ -94,10 +94,8 @@ void parse_synthetic(const std::string& text, Settings& s) {
   s.syn_n = whole(parts[0], "N");
   s.syn_d = whole(parts[1], "D");
   if (parts.size() == 3) {
-    char* end = nullptr;
-    s.syn_noise = std::strtod(parts[2].c_str(), &end);
-    if (parts[2].empty() || end != parts[2].c_str() + parts[2].size() ||
-        !std::isfinite(s.syn_noise) || s.syn_noise < 0)
+    if (parse_number(parts[2], s.syn_noise) != NumberStatus::ok || !std::isfinite(s.syn_noise) ||
+        s.syn_noise < 0)
       throw UsageError(what + "has NOISE='" + parts[2] + "', not a finite number >= 0");
   }
 }

@@ -1,6 +1,6 @@
-// Option parsing, tables, JSON and small file readers for the `numgrad` tool (see cli.hpp).
-// Every failure here is a UsageError whose message names the option or FILE:LINE:COL, so
-// main can print it as the one line a user needs.
+// Option parsing, tables, JSON, output files, kernel and thread lookups for the `numgrad`
+// tool (see cli.hpp). Every failure here is a UsageError whose message names the option or
+// the file, so main can print it as the one line a user needs.
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -73,16 +73,10 @@ bool parse_whole(std::string_view s, V& v) {
   return !s.empty() && ec == std::errc() && ptr == s.data() + s.size();
 }
 
-// Accepts what strtod accepts for finite numbers (including 1e-3, 0x1p-10), rejecting
-// trailing junk, inf and nan.
+// Option values follow the number policy of data and weights files (numgrad/data.hpp:
+// decimal literals, no hex), and must be finite.
 bool parse_real(std::string_view s, double& v) {
-  if (s.size() > 1 && s.front() == '+') s.remove_prefix(1);
-  const std::string text(s);
-  if (text.empty() || std::isspace(static_cast<unsigned char>(text.front()))) return false;
-  char* end = nullptr;
-  errno = 0;
-  v = std::strtod(text.c_str(), &end);
-  return end == text.c_str() + text.size() && errno == 0 && std::isfinite(v);
+  return parse_number(s, v) == NumberStatus::ok && std::isfinite(v);
 }
 
 }  // namespace
@@ -324,91 +318,6 @@ void write_output(const std::string& path, const std::function<void(std::ostream
   write(out);
   out.flush();
   if (!out) throw UsageError(path + ": write failed");
-}
-
-// --- Weights -------------------------------------------------------------------------------
-
-std::vector<double> read_weights(const std::string& path,
-                                 const std::vector<std::string>& features) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError(path + ": cannot read weights: " + std::strerror(errno));
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  const std::string text = buf.str();
-
-  struct Field {
-    std::string text;
-    std::size_t col;
-  };
-  struct Line {
-    std::size_t number;
-    std::vector<Field> fields;
-  };
-  std::vector<Line> lines;
-  std::istringstream stream(text);
-  std::string raw;
-  for (std::size_t number = 1; std::getline(stream, raw); ++number) {
-    if (!raw.empty() && raw.back() == '\r') raw.pop_back();
-    if (number == 1 && raw.starts_with("\xEF\xBB\xBF")) raw.erase(0, 3);
-    const auto first = raw.find_first_not_of(" \t");
-    if (first == std::string::npos || raw[first] == '#') continue;
-    // Commas separate fields when present (names may contain spaces); otherwise whitespace.
-    const bool commas = raw.find(',') != std::string::npos;
-    Line line{number, {}};
-    std::size_t start = 0, col = 1;
-    while (start <= raw.size()) {
-      std::size_t end = commas ? raw.find(',', start) : raw.find_first_of(" \t", start);
-      if (end == std::string::npos) end = raw.size();
-      std::string f = raw.substr(start, end - start);
-      f.erase(0, f.find_first_not_of(" \t\""));
-      f.erase(f.find_last_not_of(" \t\"") + 1);
-      if (commas || !f.empty()) line.fields.push_back({f, col++});
-      start = end + 1;
-    }
-    lines.push_back(std::move(line));
-  }
-  auto is_number = [](const std::string& s) {
-    double v;
-    return parse_real(s, v);
-  };
-  auto number = [&](const Line& l, const Field& f) {
-    double v = 0;
-    if (!parse_real(f.text, v))
-      throw UsageError(path + ":" + std::to_string(l.number) + ":" + std::to_string(f.col) + ": '" +
-                       f.text.substr(0, 40) + "' is not a finite number");
-    return v;
-  };
-  // A first line without any number is a header of names.
-  if (!lines.empty() && std::none_of(lines[0].fields.begin(), lines[0].fields.end(),
-                                     [&](const Field& f) { return is_number(f.text); }))
-    lines.erase(lines.begin());
-
-  std::vector<double> w;
-  if (lines.size() == 1 && lines[0].fields.size() > 1 &&
-      !(lines[0].fields.size() == 2 && !is_number(lines[0].fields[0].text))) {
-    for (const Field& f : lines[0].fields) w.push_back(number(lines[0], f));  // one row
-  } else {
-    for (const Line& l : lines) {
-      // "value" or "name,value"
-      if (l.fields.size() == 1 || (l.fields.size() == 2 && !is_number(l.fields[0].text))) {
-        w.push_back(number(l, l.fields.back()));
-      } else {
-        throw UsageError(path + ":" + std::to_string(l.number) +
-                         ":1: expected one number per "
-                         "line, 'name,number', or all weights on one row; got " +
-                         std::to_string(l.fields.size()) + " fields");
-      }
-    }
-  }
-  if (w.size() != features.size()) {
-    std::string names;
-    for (std::size_t j = 0; j < features.size() && j < 12; ++j)
-      names += (j ? ", " : "") + features[j];
-    if (features.size() > 12) names += ", ...";
-    throw UsageError(path + ": " + std::to_string(w.size()) + " weights, but the data has d=" +
-                     std::to_string(features.size()) + " features (" + names + ")");
-  }
-  return w;
 }
 
 // --- Kernels and threads -------------------------------------------------------------------

@@ -130,8 +130,8 @@ case $case_name in
   bad_nonfinite) expect 2 "nonfinite\.csv: data row 2, feature 'x2' is not finite" grad --data "$data/nonfinite.csv" --kernel scalar.residual.f32 ;;
   bad_target) expect 2 "target 'nosuch' is neither a column name" grad --data "$data/small.csv" --target nosuch --kernel scalar.residual.f64 ;;
   bad_weight_count) expect 2 "three_weights\.csv: 3 weights, but the data has d=2 features \(x1, x2\)" grad --data "$data/small.csv" --weights "$data/three_weights.csv" --kernel scalar.residual.f64 ;;
-  bad_weight_value) expect 2 "bad_weights\.csv:2:1: 'two' is not a finite number" grad --data "$data/small.csv" --weights "$data/bad_weights.csv" --kernel scalar.residual.f64 ;;
-  bad_weight_file) expect 2 'nope\.csv: cannot read weights' grad --data "$data/small.csv" --weights "$data/nope.csv" --kernel scalar.residual.f64 ;;
+  bad_weight_value) expect 2 "bad_weights\.csv:2:1: 'two' is not a number" grad --data "$data/small.csv" --weights "$data/bad_weights.csv" --kernel scalar.residual.f64 ;;
+  bad_weight_file) expect 2 'nope\.csv:1:1: cannot open: No such file' grad --data "$data/small.csv" --weights "$data/nope.csv" --kernel scalar.residual.f64 ;;
   bad_synthetic_with_data) expect 2 'option --n describes synthetic data' verify --data "$data/small.csv" --n 5 ;;
   bad_sweep_analytic) expect 2 'computes the analytic gradient' sweep-h --kernel scalar.analytic.f64 ;;
   bad_sweep_range) expect 2 'kmin must not exceed' sweep-h --kernel scalar.residual.f64 --kmin 3 --kmax 1 ;;
@@ -149,6 +149,63 @@ case $case_name in
   bad_json_path) expect 2 'cannot open for writing' info --json /nonexistent-dir/x.json ;;
   bad_isa_env) NUMGRAD_ISA=bogus expect 2 "NUMGRAD_ISA='bogus'" info ;;
   bad_isa_capped) NUMGRAD_ISA=sse2 expect 2 "kernel 'autovec\.avx2\.residual\.f32' needs avx2" grad --data "$data/small.csv" --kernel autovec.avx2.residual.f32 ;;
+  # --- Issue 12: no silent wrong numbers, no lost output -----------------------------------
+  weights_names_reordered)
+    # Case 2: names are matched to the features, in any order (x2 first here).
+    printf 'feature,weight\nx2,2\nx1,1\n' >"$tmp/w.csv"
+    expect 0 'loss: 0\.666666666666666' grad --data "$data/small.csv" --weights "$tmp/w.csv" --kernel scalar.residual.f64
+    grep -Eq '^ *0 +x1 +1 ' "$tmp/out" || fail "x1 did not get its named weight"
+    ;;
+  bad_weights_unknown_name)
+    printf 'x1,1\nx2,2\nfoo,3\n' >"$tmp/w.csv"
+    expect 2 "w\.csv:3:1: 'foo' is not a feature of the data; its features are x1, x2" grad --data "$data/small.csv" --weights "$tmp/w.csv" --kernel scalar.residual.f64
+    printf 'x1,1\n' >"$tmp/w.csv"
+    expect 2 'w\.csv: no weight for 1 of the d=2 features: x2' grad --data "$data/small.csv" --weights "$tmp/w.csv" --kernel scalar.residual.f64
+    ;;
+  bad_weights_nan_first_line)
+    # Case 3: a first line of nan, inf or 1e400 is a value, not a header to drop.
+    for first in nan inf 1e400; do
+      printf '%s\n1\n2\n' "$first" >"$tmp/w.csv"
+      expect 2 "w\.csv:1:1: '$first' is (not a finite number|out of range for f64)" grad --data "$data/small.csv" --weights "$tmp/w.csv" --kernel scalar.residual.f64
+    done
+    ;;
+  bad_data_not_text)
+    # Case 6: /dev/zero and a 2 GB sparse file fail at once, at the first NUL byte.
+    SECONDS=0
+    expect 2 '/dev/zero:1:1: NUL byte: this is not a text file' train --data /dev/zero
+    truncate -s 2G "$tmp/big.csv"
+    expect 2 'big\.csv:1:1: NUL byte' grad --data "$tmp/big.csv" --kernel scalar.residual.f64
+    [ $SECONDS -lt 10 ] || fail "took ${SECONDS}s to refuse"
+    ;;
+  numbers_one_policy)
+    # Case 7: the same literals mean the same thing in data and weights, in f32 and f64:
+    # underflow is the zero (or subnormal) the type holds, hex is not a number anywhere.
+    printf 'x1,x2,y\n1e-400,1,2\n1e-50,2,4\n' >"$tmp/tiny.csv"
+    printf '1e-400\n2\n' >"$tmp/w.csv"
+    expect 0 'loss: 0$' grad --data "$tmp/tiny.csv" --weights "$tmp/w.csv" --kernel scalar.residual.f64
+    expect 0 'loss: 0$' grad --data "$tmp/tiny.csv" --weights "$tmp/w.csv" --kernel scalar.residual.f32
+    printf '0x10\n1\n' >"$tmp/w.csv"
+    expect 2 "w\.csv:1:1: '0x10' is not a number" grad --data "$data/small.csv" --weights "$tmp/w.csv" --kernel scalar.residual.f64
+    printf 'x1,x2,y\n0x1p3,1,2\n' >"$tmp/hex.csv"
+    expect 2 'hex\.csv:2:1: not a number: "0x1p3"' grad --data "$tmp/hex.csv" --kernel scalar.residual.f64
+    printf 'x1,x2,y\n1e39,1,2\n' >"$tmp/big.csv"
+    expect 2 'big\.csv:2:1: "1e39" is out of range for f32' grad --data "$tmp/big.csv" --kernel scalar.residual.f32
+    ;;
+  bad_weights_dir) expect 2 "$data:1:1: cannot open: is a directory" grad --data "$data/small.csv" --weights "$data" --kernel scalar.residual.f64 ;;
+  weights_json_roundtrip)
+    # The JSON and the CSV that train --out writes read back to the same weights, and give
+    # the loss the trainer reported (the weights are in original units, the intercept named).
+    diabetes=$data/../../data/diabetes.csv
+    for ext in json csv; do
+      expect 0 'weights written' train --data "$diabetes" --standardize --intercept --epochs 5 --lr 0.05 --no-lstsq --out "$tmp/W.$ext"
+      reported=$(sed -n 's/^initial loss .*, final loss \([^ ]*\) .*/\1/p' "$tmp/out")
+      expect 0 'loss' grad --data "$diabetes" --intercept --weights "$tmp/W.$ext" --kernel scalar.residual.f64
+      mv "$tmp/out" "$tmp/grad.$ext"
+    done
+    cmp -s "$tmp/grad.json" "$tmp/grad.csv" || fail "JSON and CSV weights differ"
+    loss=$(sed -n 's/^loss: //p' "$tmp/grad.json")
+    [ "$(printf '%.8g' "$loss")" = "$reported" ] || fail "grad's loss $loss is not the reported $reported"
+    ;;
   *) echo "unknown case '$case_name'"; exit 1 ;;
 esac
 echo "ok [$case_name]"

@@ -14,34 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "error_test_util.hpp"
 #include "numgrad/data.hpp"
 
 namespace numgrad {
 namespace {
-
-// Runs `f`, expects std::invalid_argument, and returns its message for substring checks.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  } catch (...) {
-    ADD_FAILURE() << "threw something other than std::invalid_argument";
-    return {};
-  }
-  ADD_FAILURE() << "did not throw";
-  return {};
-}
-
-#define EXPECT_ERROR_HAS(expr, ...)                                          \
-  do {                                                                       \
-    const std::string message_ = error_of([&] { (void)(expr); });            \
-    for (const std::string& part_ : std::vector<std::string>{__VA_ARGS__}) { \
-      EXPECT_NE(message_.find(part_), std::string::npos)                     \
-          << "message \"" << message_ << "\" lacks \"" << part_ << "\"";     \
-    }                                                                        \
-  } while (0)
 
 template <class T>
 constexpr double unit_roundoff = std::numeric_limits<T>::epsilon() / 2;
@@ -345,6 +322,14 @@ TEST(Csv, LoadFromFile) {
   const std::string absent = ::testing::TempDir() + "numgrad_no_such_file.csv";
   EXPECT_ERROR_HAS(load_csv<float>(absent), absent + ":1:1:", "cannot open");
   EXPECT_ERROR_HAS(load_csv<float>(::testing::TempDir()), "cannot open");
+}
+
+// Issue 12, case 6: a file that is not text (/dev/zero, a sparse file of zeros) grew in memory
+// until it was read whole; now the first NUL byte ends the read, naming where it is.
+TEST(Csv, NotTextFailsAtTheFirstNulByte) {
+  EXPECT_ERROR_HAS(parse_csv<double>(std::string("a,b\n1,\0\n", 8), "t.csv"),
+                   "t.csv:2:3:", "NUL byte", "not a text file");
+  EXPECT_ERROR_HAS(load_csv<float>("/dev/zero"), "/dev/zero:1:1:", "NUL byte");
 }
 
 // Malformed inputs of every kind must end in std::invalid_argument or a dataset, never a

@@ -1,15 +1,11 @@
 // CSV loading for numgrad/data.hpp: a header row of names, then numeric rows, one column of
-// which is the target. Every error names SOURCE:LINE:COL (1-based line; COL = field number)
-// so a user can jump to it. The parser works on string_views over the text with checked
-// bounds only, since it is fuzzed: no input may crash it.
-#include <cerrno>
+// which is the target, read one line at a time. Every error names SOURCE:LINE:COL (1-based
+// line; COL = field number) so a user can jump to it. The parser works on string_views over
+// the line with checked bounds only, since it is fuzzed: no input may crash it.
+#include <algorithm>
 #include <charconv>
-#include <cmath>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <limits>
+#include <istream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -18,46 +14,15 @@
 #include <vector>
 
 #include "numgrad/data.hpp"
+#include "text.hpp"
 
 namespace numgrad {
 
 namespace {
 
-template <class... Args>
-[[noreturn]] void fail_at(std::string_view source, std::size_t line, std::size_t col,
-                          const Args&... args) {
-  std::ostringstream out;
-  out.precision(17);
-  out << source << ':' << line << ':' << col << ": ";
-  (out << ... << args);
-  throw std::invalid_argument(out.str());
-}
-
-// Field text as it may appear inside an error message: control bytes escaped and long
-// fields cut, because fuzzed or binary input would otherwise garble the terminal.
-std::string printable(std::string_view s) {
-  constexpr std::size_t kMax = 40;
-  std::string out;
-  for (std::size_t i = 0; i < s.size() && i < kMax; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  if (s.size() > kMax) out += "...";
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using detail::fail_at;
+using detail::printable;
+using detail::trim;
 
 // Spreadsheets quote header names (and sometimes numbers); one surrounding pair is dropped.
 // Quoted fields containing the delimiter are not supported: this is a numeric format.
@@ -79,50 +44,6 @@ void split(std::string_view line, char delimiter, std::vector<std::string_view>&
     fields.push_back(field_text(line.substr(start, pos - start)));
     start = pos + 1;
   }
-}
-
-// Walks the text line by line, giving each line without its "\n" or "\r\n" and its 1-based
-// number; blank lines are skipped (as pandas does) but still counted.
-class LineReader {
- public:
-  explicit LineReader(std::string_view text) : rest_(text) {
-    if (rest_.substr(0, 3) == "\xEF\xBB\xBF") rest_.remove_prefix(3);  // UTF-8 byte order mark
-  }
-  bool next(std::string_view& line) {
-    while (!done_) {
-      ++number_;
-      const std::size_t pos = rest_.find('\n');
-      if (pos == std::string_view::npos) {
-        line = rest_;
-        done_ = true;
-      } else {
-        line = rest_.substr(0, pos);
-        rest_.remove_prefix(pos + 1);
-      }
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (!trim(line).empty()) return true;
-    }
-    return false;
-  }
-  std::size_t number() const { return number_; }
-
- private:
-  std::string_view rest_;
-  std::size_t number_ = 0;
-  bool done_ = false;
-};
-
-enum class NumberStatus { ok, not_a_number, out_of_range };
-
-NumberStatus parse_number(std::string_view s, double& value) {
-  // from_chars rejects a leading '+', which some exporters write; "+-1" stays rejected.
-  if (s.size() > 1 && s.front() == '+' && s[1] != '+' && s[1] != '-') s.remove_prefix(1);
-  const char* end = s.data() + s.size();
-  const auto [ptr, ec] = std::from_chars(s.data(), end, value);
-  if (ptr != end || s.empty()) return NumberStatus::not_a_number;
-  if (ec == std::errc::result_out_of_range) return NumberStatus::out_of_range;
-  if (ec != std::errc()) return NumberStatus::not_a_number;
-  return NumberStatus::ok;
 }
 
 std::string column_list(const std::vector<std::string>& names) {
@@ -162,12 +83,11 @@ std::size_t resolve_target(const std::string& target, const std::vector<std::str
           "' is neither a column name nor a 0-based index; columns are ", column_list(names));
 }
 
-}  // namespace
-
+// Rows are parsed into blocks of about 1 MiB and copied once into the aligned dataset at the
+// end (n is unknown until then): a vector grown by doubling would peak at three times the
+// data while it reallocates, the blocks at twice.
 template <class T>
-Dataset<T> parse_csv(const std::string& text, const std::string& source_name,
-                     const CsvOptions& options) {
-  const std::string_view source = source_name;
+Dataset<T> read_csv(std::istream& in, std::string_view source, const CsvOptions& options) {
   const char delim = options.delimiter;
   // Spaces around fields are trimmed, so a space cannot also separate them (tabs can: the
   // line is split before trimming).
@@ -176,7 +96,7 @@ Dataset<T> parse_csv(const std::string& text, const std::string& source_name,
                                 "' cannot separate fields");
   }
 
-  LineReader lines(text);
+  detail::LineReader lines(in, source);
   std::string_view line;
   std::vector<std::string_view> fields;
   if (!lines.next(line)) fail_at(source, 1, 1, "empty file (expected a header row of names)");
@@ -195,7 +115,9 @@ Dataset<T> parse_csv(const std::string& text, const std::string& source_name,
   }
   const std::size_t target = resolve_target(options.target, names, source, header_line);
 
-  std::vector<T> values;  // row-major, all columns including the target
+  const std::size_t block_rows =
+      std::max<std::size_t>(1, (std::size_t{1} << 20) / (cols * sizeof(T)));
+  std::vector<std::vector<T>> blocks;  // row-major, all columns including the target
   std::size_t n = 0;
   while (lines.next(line)) {
     const std::size_t ln = lines.number();
@@ -204,23 +126,20 @@ Dataset<T> parse_csv(const std::string& text, const std::string& source_name,
       fail_at(source, ln, (fields.size() < cols ? fields.size() : cols) + 1, "expected ", cols,
               " fields (as in the header), got ", fields.size());
     }
+    if (n % block_rows == 0) blocks.emplace_back().reserve(block_rows * cols);
     for (std::size_t j = 0; j < cols; ++j) {
       if (fields[j].empty()) fail_at(source, ln, j + 1, "empty field");
-      double v = 0;
+      T v = 0;
       switch (parse_number(fields[j], v)) {
         case NumberStatus::ok:
           break;
         case NumberStatus::not_a_number:
           fail_at(source, ln, j + 1, "not a number: \"", printable(fields[j]), "\"");
         case NumberStatus::out_of_range:
-          fail_at(source, ln, j + 1, "\"", printable(fields[j]), "\" is out of range for f64");
+          fail_at(source, ln, j + 1, "\"", printable(fields[j]), "\" is out of range for ",
+                  name(dtype_of<T>));
       }
-      // Narrowing an out-of-range double to float is undefined behaviour: refuse it here.
-      if (std::isfinite(v) && std::fabs(v) > static_cast<double>(std::numeric_limits<T>::max())) {
-        fail_at(source, ln, j + 1, "\"", printable(fields[j]), "\" is out of range for ",
-                name(dtype_of<T>));
-      }
-      values.push_back(static_cast<T>(v));
+      blocks.back().push_back(v);
     }
     ++n;
   }
@@ -233,7 +152,7 @@ Dataset<T> parse_csv(const std::string& text, const std::string& source_name,
   data.x = AlignedBuffer<T>(n * data.d);
   data.y = AlignedBuffer<T>(n);
   for (std::size_t i = 0; i < n; ++i) {
-    const T* src = values.data() + i * cols;
+    const T* src = blocks[i / block_rows].data() + (i % block_rows) * cols;
     T* dst = data.x.data() + i * data.ld;
     std::size_t k = 0;
     for (std::size_t j = 0; j < cols; ++j) {
@@ -251,19 +170,19 @@ Dataset<T> parse_csv(const std::string& text, const std::string& source_name,
   return data;
 }
 
+}  // namespace
+
+template <class T>
+Dataset<T> parse_csv(const std::string& text, const std::string& source_name,
+                     const CsvOptions& options) {
+  std::istringstream in(text);
+  return read_csv<T>(in, source_name, options);
+}
+
 template <class T>
 Dataset<T> load_csv(const std::string& path, const CsvOptions& options) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) fail_at(path, 1, 1, "cannot open: is a directory");
-  errno = 0;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    fail_at(path, 1, 1, "cannot open", err != 0 ? std::string(": ") + std::strerror(err) : "");
-  }
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) fail_at(path, 1, 1, "cannot read the file");
-  return parse_csv<T>(text, path, options);
+  std::ifstream in = detail::open_input(path);
+  return read_csv<T>(in, path, options);
 }
 
 template Dataset<float> load_csv<float>(const std::string&, const CsvOptions&);

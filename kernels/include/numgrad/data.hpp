@@ -1,12 +1,13 @@
-// The data layer: 64-byte aligned datasets, a seeded synthetic generator, a CSV loader with
-// line/column errors, standardization and an intercept column. Kernels never see this type,
-// only the BatchViews it hands out.
+// The data layer: 64-byte aligned datasets, a seeded synthetic generator, the CSV and weights
+// readers with line/column errors and one number policy, standardization and an intercept
+// column. Kernels never see this type, only the BatchViews it hands out.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "numgrad/batch.hpp"
@@ -67,19 +68,56 @@ Dataset<T> make_synthetic(const SyntheticSpec& spec, std::vector<double>* w_star
 // Lognormal column scales exp(sigma * N(0,1)): an ill-conditioned problem in one line.
 std::vector<double> lognormal_scales(std::size_t d, double sigma, std::uint64_t seed);
 
+// The number policy of every file numgrad reads (CSV data and weights alike): a decimal
+// floating-point literal as std::from_chars reads it (optional sign, digits with an optional
+// point, optional exponent; nan and inf), with one leading '+' allowed. Hexadecimal, spaces
+// and trailing text are not numbers. The value is rounded once, to nearest, into T: beyond
+// T's largest finite value is out_of_range (an error, never inf); below its smallest normal
+// it becomes the subnormal or signed zero that T holds, like any other rounding.
+enum class NumberStatus { ok, not_a_number, out_of_range };
+template <class T>
+NumberStatus parse_number(std::string_view text, T& value);
+
+// The longest line the readers accept: they hold one line at a time, so this bounds what a
+// file that is not line-structured text (no newline for gigabytes) can make them read.
+inline constexpr std::size_t kMaxLineBytes = std::size_t{64} << 20;
+
 struct CsvOptions {
   std::string target;  // column name or 0-based index; empty = last column
   char delimiter = ',';
 };
 
-// Header row, then numeric rows. Errors (std::invalid_argument, "FILE:LINE:COL: ...") for a
-// missing or unreadable file, an empty file, a header without data, a ragged row, a
-// non-numeric field, and a target that names no column.
+// Header row, then numeric rows (parse_number's policy). Errors (std::invalid_argument,
+// "FILE:LINE:COL: ...") for a missing or unreadable file or a directory, an empty file, a NUL
+// byte (not text) or a line over kMaxLineBytes, a header without data, a ragged row, a
+// non-numeric or out-of-range field, and a target that names no column. The file is read one
+// line at a time; the rows are kept in blocks and copied once into the dataset, so memory
+// peaks at about twice the dataset (n (d + 1) sizeof(T)), whatever the file's size.
 template <class T>
 Dataset<T> load_csv(const std::string& path, const CsvOptions& options = {});
 template <class T>
 Dataset<T> parse_csv(const std::string& text, const std::string& source_name,
                      const CsvOptions& options = {});
+
+// Weights for a dataset's features (`features` = Dataset::feature_names), from a file that
+// `numgrad train --out` wrote or a user made. Accepted layouts (blank lines and '#' lines are
+// skipped; fields are separated by commas, or by spaces and tabs in a file without commas):
+//  - `name,number` lines (train's CSV), optionally below a two-field title line
+//    (`feature,weight`); names are matched to `features` in any order;
+//  - one row of numbers, optionally below a header row of names, matched the same way;
+//  - one number per line, optionally below a one-field title line;
+//  - a JSON object with a "weights" array of numbers and optionally a "features" array of
+//    names (what train --out W.json and grad --json write).
+// Without names there must be exactly one weight per feature, in order. Every value follows
+// parse_number's policy and must be finite. Errors (std::invalid_argument, "FILE:LINE:COL:"
+// where a place applies) for anything else: a field that is not a number, a name the data
+// does not have, a name given twice, features without a weight, a wrong count, a layout
+// that changes halfway, a file that is not text or larger than kMaxLineBytes.
+template <class T>
+std::vector<T> load_weights(const std::string& path, const std::vector<std::string>& features);
+template <class T>
+std::vector<T> parse_weights(const std::string& text, const std::string& source_name,
+                             const std::vector<std::string>& features);
 
 // Column means and scales removed by standardize(), so that weights can be mapped back.
 struct Standardization {
