@@ -43,8 +43,8 @@ struct OptionSpec {
 // lookup converts and checks the text, throwing UsageError that names the option.
 class Options {
  public:
-  // Throws UsageError for an unknown option, a missing value, a value given to a flag, a
-  // positional argument, or an option given twice. `--help`/`-h` sets help().
+  // Throws UsageError for an unknown option, a missing or empty value, a value given to a
+  // flag, a positional argument, or an option given twice. `--help`/`-h` sets help().
   Options(std::string command, const std::vector<OptionSpec>& specs, int argc, char** argv);
 
   bool help() const { return help_; }
@@ -119,8 +119,21 @@ class Json {
   std::vector<bool> first_{true};  // one entry per open container
 };
 
-// Opens FILE for writing ("-" is stdout) and hands the stream to `write`; throws UsageError
-// naming the file when it cannot be opened or written.
+// --- Output files (cli_output.cpp): every file the tool writes goes through these two ----
+
+// The path given to an output option (--json, --csv, --out), checked when the options are read,
+// before any work: not a directory, writable, one of `extensions` (".json"; any case), and
+// creatable where it will be (a probe file is created in its directory and removed). With
+// `streams`, "-" (stdout) and an existing device or FIFO (/dev/null) are accepted as they are.
+// Returns "" when the option is not given; throws UsageError "option --NAME: 'PATH' ...".
+std::string output_option(const Options& opts, const std::string& name,
+                          const std::vector<std::string_view>& extensions, bool streams);
+
+// Writes PATH: `write` fills a buffer, which numgrad::write_atomically (numgrad/files.hpp) puts
+// in place whole, so a reader sees the old file or the new one, never a mix, and a failed
+// write (a full disk) leaves the old file as it was. "-" is stdout. An existing PATH that is
+// not a regular file (a device such as /dev/null, a FIFO, a symbolic link) is written in place,
+// as a stream. Throws UsageError naming PATH, the reason and that the previous file is unchanged.
 void write_output(const std::string& path, const std::function<void(std::ostream&)>& write);
 
 // --- Problems ------------------------------------------------------------------------------

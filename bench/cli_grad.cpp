@@ -91,7 +91,7 @@ int cmd_grad(int argc, char** argv) {
   spec.b = 0;  // every row
   const StepPolicy policy = step_policy(opts);
   const Exec exec{threads_option(opts)};
-  const std::string json = opts.str("json");
+  const std::string json = output_option(opts, "json", {".json"}, true);
   return k.elem == DType::f32 ? run<float>(k, spec, policy, exec, json)
                               : run<double>(k, spec, policy, exec, json);
 }

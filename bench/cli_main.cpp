@@ -1,6 +1,8 @@
 // Entry point of the `numgrad` tool: the subcommand table, `numgrad --help`, `numgrad info`,
 // and the one place that turns any exception into a single "numgrad: ..." line on stderr and
 // exit status 2, so that bad input never ends in a crash or a stack of messages.
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -59,6 +61,7 @@ int cmd_info(int argc, char** argv) {
                specs);
     return kExitOk;
   }
+  const std::string json = output_option(opts, "json", {".json"}, true);
   const char* cap = std::getenv("NUMGRAD_ISA");
   std::cout << "instruction sets (compiled in: usable here):";
   for (Isa i : compiled_isas()) std::cout << " " << name(i) << ":" << yes_no(isa_available(i));
@@ -80,8 +83,8 @@ int cmd_info(int argc, char** argv) {
   table.print(std::cout);
   std::cout << registry().size() << " kernels, " << supported << " supported here\n";
 
-  if (opts.has("json")) {
-    write_output(opts.str("json"), [&](std::ostream& out) {
+  if (!json.empty()) {
+    write_output(json, [&](std::ostream& out) {
       Json j(out);
       j.begin_object().begin_array("isas");
       for (Isa i : compiled_isas())
@@ -125,11 +128,26 @@ int run_main(int argc, char** argv) {
   throw UsageError("unknown command '" + std::string(command) + "'; commands are " + names);
 }
 
+// Output lost on its way (a full disk, /dev/full, an I/O error) must not end in exit 0: stdout
+// is flushed and checked once, when the command is done, like every file the tool writes.
+void check_stdout() {
+  // The reason is known only when the last flush fails; an earlier failed write left no errno
+  // that can be trusted by now.
+  errno = 0;
+  const bool flushed = std::fflush(stdout) == 0;
+  const int err = errno;
+  if (!flushed || std::ferror(stdout) || !std::cout)
+    throw UsageError(std::string("cannot write to standard output") +
+                     (!flushed && err != 0 ? std::string(": ") + std::strerror(err) : ""));
+}
+
 }  // namespace numgrad::cli
 
 int main(int argc, char** argv) {
   try {
-    return numgrad::cli::run_main(argc, argv);
+    const int status = numgrad::cli::run_main(argc, argv);
+    numgrad::cli::check_stdout();
+    return status;
   } catch (const std::bad_alloc&) {
     std::cerr << "numgrad: out of memory (is the problem too large?)\n";
   } catch (const std::exception& e) {

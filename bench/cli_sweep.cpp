@@ -50,7 +50,8 @@ int exponent_option(const Options& opts, const char* name, std::int64_t fallback
 }
 
 template <class T>
-int run(const Kernel& k, const ProblemSpec& spec, const Options& opts, Exec exec) {
+int run(const Kernel& k, const ProblemSpec& spec, const Options& opts, Exec exec,
+        const std::string& csv_path) {
   const int kmin = exponent_option(opts, "kmin", sizeof(T) == 4 ? -26 : -50);
   const int kmax = exponent_option(opts, "kmax", 12);
   if (kmin > kmax) throw UsageError("option --kmin must not exceed --kmax");
@@ -154,8 +155,8 @@ int run(const Kernel& k, const ProblemSpec& spec, const Options& opts, Exec exec
             << "\ntextbook steps: 1e-5 ~ 2^" << nearest(1e-5) << ", cbrt(eps_" << name(k.elem)
             << ") = " << fmt(cbrt_eps) << " ~ 2^" << nearest(cbrt_eps) << "\n";
 
-  if (opts.has("csv")) {
-    write_output(opts.str("csv"), [&](std::ostream& out) {
+  if (!csv_path.empty()) {
+    write_output(csv_path, [&](std::ostream& out) {
       // Metadata as '#' lines, so the file stays a plain table for spreadsheets and numpy.
       out << "# kernel=" << k.id << "\n# problem=" << spec.describe() << "\n"
           << "# predicted_central=" << fmt(predicted, 17) << "\n"
@@ -198,7 +199,9 @@ int cmd_sweep_h(int argc, char** argv) {
                      "central-difference kernel (blackbox or residual)");
   const ProblemSpec spec = problem_spec(opts);
   const Exec exec{threads_option(opts)};
-  return k.elem == DType::f32 ? run<float>(k, spec, opts, exec) : run<double>(k, spec, opts, exec);
+  const std::string csv = output_option(opts, "csv", {".csv"}, true);
+  return k.elem == DType::f32 ? run<float>(k, spec, opts, exec, csv)
+                              : run<double>(k, spec, opts, exec, csv);
 }
 
 }  // namespace numgrad::cli

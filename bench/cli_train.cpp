@@ -48,9 +48,9 @@ std::vector<OptionSpec> specs() {
       {"intercept", "", "append a column of ones named 'intercept'"},
       {"threads", "T", "threads for parallel kernels (default 0: NUMGRAD_THREADS or all)"},
       {"out", "W.csv|W.json",
-       "write the final weights: CSV 'feature,weight' lines (what\n"
-       "'numgrad grad --weights' reads), or JSON with the history and the\n"
-       "least-squares fit"},
+       "write the final weights: CSV 'feature,weight' lines, or JSON with the\n"
+       "history and the least-squares fit ('numgrad grad --weights' reads both);\n"
+       "checked before training, written atomically (a failed write keeps the old file)"},
       {"print-every", "K", "print every K-th epoch (default: all up to 25 epochs, else ~20 lines)"},
       {"no-lstsq", "", "skip the closed-form least-squares comparison (O(n d^2))"},
   };
@@ -140,13 +140,8 @@ Settings settings(const Options& opts) {
         "option --standardize needs --intercept: centring the features moves the model's "
         "constant term into the intercept, and the weights cannot be mapped back without it");
   s.lstsq = !opts.has("no-lstsq");
-  s.out = opts.str("out");
-  if (!s.out.empty()) {
-    const std::string l = lower(s.out);
-    if (!l.ends_with(".csv") && !l.ends_with(".json"))
-      throw UsageError("option --out: '" + s.out + "' must end in .csv or .json");
-  }
-  s.print_every = opts.size("print-every", 0, 0);
+  s.out = output_option(opts, "out", {".csv", ".json"}, false);
+  s.print_every = opts.size("print-every", 0, 1);
   if (!dtype.empty()) {
     const Kernel& k = kernel_by_id(s.kernel_id);
     if (name(k.elem) != dtype)

@@ -1,15 +1,12 @@
-// Option parsing, tables, JSON, output files, kernel and thread lookups for the `numgrad`
-// tool (see cli.hpp). Every failure here is a UsageError whose message names the option or
-// the file, so main can print it as the one line a user needs.
+// Option parsing, tables, JSON, kernel and thread lookups for the `numgrad` tool (see
+// cli.hpp). Every failure here is a UsageError whose message names the option, so main can
+// print it as the one line a user needs.
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iostream>
 #include <sstream>
 
 #include "cli.hpp"
@@ -55,6 +52,10 @@ Options::Options(std::string command, const std::vector<OptionSpec>& specs, int 
         throw UsageError("option --" + name + " needs a value (" + spec->value + ")");
       value = argv[++i];
     }
+    // An empty value is an unset shell variable, never a choice: "--target ''" must not
+    // quietly mean the default column, nor "--out ''" no output.
+    if (!spec->value.empty() && value.empty())
+      throw UsageError("option --" + name + ": empty value (expected " + spec->value + ")");
     values_[name] = value;
     order_.emplace_back(name, value);
   }
@@ -305,19 +306,6 @@ Json& Json::numbers(std::string_view key, const std::vector<double>& v) {
   }
   out_ << "]";
   return *this;
-}
-
-void write_output(const std::string& path, const std::function<void(std::ostream&)>& write) {
-  if (path == "-") {
-    write(std::cout);
-    std::cout.flush();
-    return;
-  }
-  std::ofstream out(path);
-  if (!out) throw UsageError(path + ": cannot open for writing: " + std::strerror(errno));
-  write(out);
-  out.flush();
-  if (!out) throw UsageError(path + ": write failed");
 }
 
 // --- Kernels and threads -------------------------------------------------------------------

@@ -267,6 +267,7 @@ int cmd_verify(int argc, char** argv) {
     throw UsageError("option --dtype: '" + dtype + "' is not one of f32, f64, all");
   const Exec exec{threads_option(opts)};
   const int repeats = static_cast<int>(opts.size("repeats", 3));
+  const std::string json = output_option(opts, "json", {".json"}, true);
   std::regex filter;
   const std::string pattern = opts.str("kernels", "");
   try {
@@ -385,8 +386,8 @@ int cmd_verify(int argc, char** argv) {
               << "\n";
   }
 
-  if (opts.has("json")) {
-    write_output(opts.str("json"), [&](std::ostream& out) {
+  if (!json.empty()) {
+    write_output(json, [&](std::ostream& out) {
       Json j(out);
       j.begin_object().value("command", "verify").value("problem", problem.describe());
       j.value("step", to_string(policy)).value("threads", exec.threads);

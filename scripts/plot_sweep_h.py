@@ -106,8 +106,31 @@ def main():
     # Below the axes: inside, any corner hides part of a curve for some kernel or problem.
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    save_atomically(fig, out)
     print("wrote %s" % out)
+
+
+def save_atomically(fig, out):
+    """Like every file numgrad writes: to a temporary file beside OUT, flushed and renamed over
+    it, so a reader sees the old plot or the whole new one, and a failure keeps the old one."""
+    import tempfile
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(out)),
+                                   prefix="." + os.path.basename(out) + ".")
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, dpi=110, format=os.path.splitext(out)[1][1:] or "png")
+            f.flush()
+            os.fsync(f.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, out)
+    except (OSError, ValueError) as e:
+        if tmp is not None:
+            os.unlink(tmp)
+        sys.exit("plot_sweep_h.py: cannot write %s (%s); %s" % (
+            out, e, "the previous file is unchanged" if os.path.exists(out) else "nothing written"))
 
 
 if __name__ == "__main__":

@@ -146,7 +146,7 @@ case $case_name in
     expect 2 'option --kmin=4294967297: must be from -1000 to 100' sweep-h --kernel scalar.residual.f64 --kmin 4294967297
     expect 2 'option --kmax=-4294967297: must be from -1000 to 100' sweep-h --kernel scalar.residual.f64 --kmax -4294967297
     ;;
-  bad_json_path) expect 2 'cannot open for writing' info --json /nonexistent-dir/x.json ;;
+  bad_json_path) expect 2 "option --json: '/nonexistent-dir/x.json' cannot be created" info --json /nonexistent-dir/x.json ;;
   bad_isa_env) NUMGRAD_ISA=bogus expect 2 "NUMGRAD_ISA='bogus'" info ;;
   bad_isa_capped) NUMGRAD_ISA=sse2 expect 2 "kernel 'autovec\.avx2\.residual\.f32' needs avx2" grad --data "$data/small.csv" --kernel autovec.avx2.residual.f32 ;;
   # --- Issue 12: no silent wrong numbers, no lost output -----------------------------------
@@ -205,6 +205,69 @@ case $case_name in
     cmp -s "$tmp/grad.json" "$tmp/grad.csv" || fail "JSON and CSV weights differ"
     loss=$(sed -n 's/^loss: //p' "$tmp/grad.json")
     [ "$(printf '%.8g' "$loss")" = "$reported" ] || fail "grad's loss $loss is not the reported $reported"
+    ;;
+  write_full_disk_keeps_old)
+    # Case 1: a write that fails (a full filesystem) leaves the previous file as it was, says
+    # so, and leaves no temporary file behind. Needs root for the small tmpfs.
+    if [ "$(id -u)" -ne 0 ]; then echo "skip [$case_name]: needs root to mount a tmpfs"; exit 77; fi
+    mkdir "$tmp/fs"
+    mount -t tmpfs -o size=64k tmpfs "$tmp/fs" 2>"$tmp/err" || { echo "skip [$case_name]: mount failed: $(cat "$tmp/err")"; exit 77; }
+    trap 'umount "$tmp/fs"; rm -rf "$tmp"' EXIT
+    echo OLD >"$tmp/fs/w.csv"
+    dd if=/dev/zero of="$tmp/fs/filler" bs=1k count=40 2>/dev/null
+    expect 2 'w\.csv: cannot write: No space left on device; the previous .*w\.csv is unchanged' \
+      train --synthetic 1000,3000 --epochs 1 --no-lstsq --out "$tmp/fs/w.csv"
+    [ "$(cat "$tmp/fs/w.csv")" = OLD ] || fail "the previous file was changed"
+    [ "$(ls -A "$tmp/fs" | wc -l)" -eq 2 ] || fail "files left behind: $(ls -A "$tmp/fs")"
+    ;;
+  write_concurrent_same_out)
+    # Case 1: two runs writing the same --out while a reader keeps reading it. Every read sees
+    # a whole file (the old one or a new one, d + 1 lines), never a truncated or mixed one, and
+    # the last file is exactly what one of the two runs writes alone. The JSON is whole too.
+    d=5000
+    train() { "$bin" train --synthetic 1000,$d,0.1 --epochs 1 --no-lstsq --batch 1000 --seed "$1" --out "$2" >/dev/null; }
+    train 1 "$tmp/solo1.csv" && train 2 "$tmp/solo2.csv" || fail "a solo run failed"
+    cp "$tmp/solo1.csv" "$tmp/conc.csv"
+    for trial in 1 2 3 4; do
+      train 1 "$tmp/conc.csv" & a=$!
+      train 2 "$tmp/conc.csv" & b=$!
+      train 1 "$tmp/conc.json" & c=$!
+      train 2 "$tmp/conc.json" & e=$!
+      while kill -0 $a 2>/dev/null || kill -0 $b 2>/dev/null; do
+        lines=$(grep -c '' "$tmp/conc.csv")
+        [ "$lines" -eq $((d + 1)) ] || fail "trial $trial: a reader saw $lines lines"
+      done
+      wait $a && wait $b && wait $c && wait $e || fail "trial $trial: a run failed"
+      cmp -s "$tmp/conc.csv" "$tmp/solo1.csv" || cmp -s "$tmp/conc.csv" "$tmp/solo2.csv" || fail "trial $trial: the CSV is neither run's"
+      tail -c 2 "$tmp/conc.json" | grep -q '}' || fail "trial $trial: the JSON is cut short"
+      [ "$(grep -c '"weights": \[' "$tmp/conc.json")" -eq 1 ] || fail "trial $trial: the JSON is mixed"
+    done
+    [ "$(ls -A "$tmp" | grep -c '^\.')" -eq 0 ] || fail "temporary files left behind"
+    ;;
+  outputs_checked_before_work)
+    # Case 5: an output that cannot be written fails before the work, not after it.
+    SECONDS=0
+    expect 2 "option --out: '/proc/x\.csv' cannot be created" train --synthetic 200000,32 --epochs 5 --out /proc/x.csv
+    [ -s "$tmp/out" ] && fail "train did work before failing"
+    expect 2 "option --json: '/proc/x' must end in \.json" grad --data "$data/small.csv" --kernel scalar.residual.f64 --json /proc/x
+    [ -s "$tmp/out" ] && fail "grad printed its table before failing"
+    expect 2 "option --json: '$tmp' is a directory" verify --json "$tmp"
+    expect 2 "option --csv: '/nonexistent-dir/s\.csv' cannot be created" sweep-h --kernel scalar.residual.f64 --csv /nonexistent-dir/s.csv
+    [ -s "$tmp/out" ] && fail "sweep-h printed before failing"
+    [ $SECONDS -lt 10 ] || fail "took ${SECONDS}s: the work ran first"
+    expect 0 'supported here' info --json /dev/null
+    ;;
+  bad_empty_values)
+    expect 2 "option --target: empty value" train --data "$data/small.csv" --target ''
+    expect 2 "option --out: empty value" train --synthetic 100,3 --out ''
+    expect 2 "option --print-every: '0' is not a whole number >= 1" train --synthetic 100,3 --print-every 0
+    ;;
+  info_dev_full)
+    "$bin" info >/dev/full 2>"$tmp/err"
+    got=$?
+    [ $got -eq 2 ] || fail "exit status $got, expected 2"
+    [ "$(grep -c '' "$tmp/err")" -eq 1 ] || fail "expected one line on stderr"
+    grep -q '^numgrad: cannot write to standard output' "$tmp/err" || fail "no message about stdout"
     ;;
   *) echo "unknown case '$case_name'"; exit 1 ;;
 esac
