@@ -39,6 +39,10 @@ std::vector<OptionSpec> specs() {
       {"tol", "TOL",
        "stop early once an epoch changes the loss by at most TOL times itself\n"
        "(default 0: run every epoch)"},
+      {"allow-divergence", "",
+       "run every epoch even while the loss grows (by default a loss that rose in\n"
+       "each of the last 3 epochs to over 2x the initial one, or over 1e6x it,\n"
+       "stops the run with exit 1); a loss or weight that is not finite still stops"},
       {"seed", "S", "seed of the per-epoch shuffle (and of --synthetic data) (default 1)"},
       step_option_spec("auto"),
       {"analytic", "", "use the kernel's analytic gradient instead of the central difference"},
@@ -126,6 +130,7 @@ Settings settings(const Options& opts) {
   t.seed = opts.seed("seed", 1);
   t.step = step_policy(opts);
   t.use_analytic = opts.has("analytic");
+  t.allow_divergence = opts.has("allow-divergence");
   t.exec.threads = threads_option(opts);
   try {
     validate(t);
@@ -309,7 +314,8 @@ int run(const Kernel& k, const Settings& s) {
 
   if (r.stop == StopReason::diverged) {
     std::cerr << "numgrad train: " << r.message << " (e.g. --lr " << fmt(o.lr / 10, 3)
-              << (s.standardize ? "" : ", or --standardize --intercept") << ")\n";
+              << (s.standardize ? "" : ", or --standardize --intercept")
+              << (o.allow_divergence ? "" : "; --allow-divergence runs on regardless") << ")\n";
     return kExitFailed;
   }
   if (r.stop == StopReason::stalled) {
@@ -326,7 +332,8 @@ int run(const Kernel& k, const Settings& s) {
             << " per epoch of updates, " << fmt(data.n * r.epochs_run / train_seconds, 3)
             << " rows/s\n";
   std::cout << "initial loss " << fmt(r.initial_loss, 8) << ", final loss " << fmt(r.final_loss, 8)
-            << " (mean squared error, in target units squared)\n";
+            << " (mean squared error, in target units squared)"
+            << (r.final_loss > r.initial_loss ? "; the loss grew over the run" : "") << "\n";
 
   std::optional<LeastSquares> ls;
   if (s.lstsq) {

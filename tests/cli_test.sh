@@ -269,6 +269,17 @@ case $case_name in
     [ "$(grep -c '' "$tmp/err")" -eq 1 ] || fail "expected one line on stderr"
     grep -q '^numgrad: cannot write to standard output' "$tmp/err" || fail "no message about stdout"
     ;;
+  slow_divergence)
+    # Case 4: the loss rises every epoch from 0.70; exit 1 with advice, no weights file.
+    "$bin" train --synthetic 1000,4 --lr 1.05 --batch 1000 --epochs 20 --out "$tmp/slow.csv" >"$tmp/out" 2>"$tmp/err"
+    got=$?
+    [ $got -eq 1 ] || fail "exit status $got, expected 1"
+    [ "$(grep -c '' "$tmp/err")" -eq 1 ] || fail "expected one line on stderr"
+    grep -q 'diverged in epoch 3: loss .* rose in each of the last 3 epochs.*--allow-divergence' "$tmp/err" || fail "no divergence message with advice"
+    [ -e "$tmp/slow.csv" ] && fail "weights were written for a diverged run"
+    expect 0 'the loss grew over the run' train --synthetic 1000,4 --lr 1.05 --batch 1000 --epochs 20 --out "$tmp/slow.csv" --allow-divergence
+    [ "$(grep -c '' "$tmp/slow.csv")" -eq 5 ] || fail "--allow-divergence did not write the weights"
+    ;;
   *) echo "unknown case '$case_name'"; exit 1 ;;
 esac
 echo "ok [$case_name]"

@@ -367,6 +367,61 @@ TEST(TrainEpoch, DivergenceStopsWithAdvice) {
   EXPECT_LT(r.epochs_run, 50u);
 }
 
+// Issue 12, case 4: full-batch gradient descent just past its stable rate multiplies the loss
+// by a steady factor per epoch (0.70 to 9999.5 in 20 epochs here); it used to run to the end
+// because only a 1e6-fold growth counted. The loss rises in epochs 1, 2 and 3 and is then
+// 2.7 times the initial one.
+TEST(TrainEpoch, SlowDivergenceStops) {
+  SyntheticSpec spec;
+  spec.n = 1000;
+  spec.d = 4;
+  const Dataset<double> data = make_synthetic<double>(spec);
+  TrainOptions o;
+  o.batch = 1000;
+  o.epochs = 20;
+  o.lr = 1.05;
+  const TrainResult r = train(find_kernel("scalar.residual.f64"), data, o);
+  EXPECT_EQ(r.stop, StopReason::diverged);
+  EXPECT_EQ(r.epochs_run, 3u);
+  EXPECT_NE(r.message.find("rose in each of the last 3 epochs, to over 2x the initial loss"),
+            std::string::npos)
+      << r.message;
+  EXPECT_NE(r.message.find("smaller learning rate"), std::string::npos) << r.message;
+
+  // allow_divergence: every epoch runs, and the loss ends far above where it started.
+  o.allow_divergence = true;
+  const TrainResult all = train(find_kernel("scalar.residual.f64"), data, o);
+  EXPECT_EQ(all.stop, StopReason::epochs) << all.message;
+  EXPECT_EQ(all.epochs_run, 20u);
+  EXPECT_GT(all.final_loss, 1e3 * all.initial_loss);
+}
+
+// Started at the least-squares fit with batch 1 and a large rate, SGD hovers at a few times
+// the (small) initial loss L* and climbs there epoch after epoch: judged against L*, that
+// noise would be called divergence (it rises 3 epochs in a row to over 2 L*). The reference is
+// the loss at w = 0 instead (mean y^2, here 8.3 L*), which the hovering run stays well below.
+TEST(TrainEpoch, StartAtTheFitIsNotDivergence) {
+  SyntheticSpec spec;
+  spec.n = 256;
+  spec.d = 4;
+  spec.noise = 1;
+  spec.seed = 3;
+  const Dataset<double> data = make_synthetic<double>(spec);
+  const Kernel& k = find_kernel("scalar.residual.f64");
+  TrainOptions o;
+  o.batch = 1;
+  o.epochs = 40;
+  o.lr = 0.1;
+  o.initial_weights = least_squares(data).weights;
+  const TrainResult r = train(k, data, o);
+  EXPECT_EQ(r.stop, StopReason::epochs) << r.message;
+  double highest = 0;
+  for (const EpochReport& e : r.history) highest = std::max(highest, e.loss);
+  const double at_zero = loss<double>(k, data.all(), std::vector<double>(spec.d, 0.0));
+  EXPECT_GT(highest, 2 * r.initial_loss);  // the noise an initial-loss reference would flag
+  EXPECT_LT(highest, 2 * at_zero);
+}
+
 // --- Validation ---------------------------------------------------------------------------------
 
 template <class F>

@@ -46,9 +46,44 @@ template <class... Args>
   throw std::invalid_argument(cat(args...));
 }
 
-// A loss this many times the initial one means the iteration is running away; a converging
-// SGD never gets there (its loss is bounded by a small multiple of the initial one).
-constexpr double kDivergenceGrowth = 1e6;
+// The divergence rule of train.hpp, applied to each epoch's loss. The reference is the larger
+// of the initial loss and the loss at w = 0 (what predicting nothing costs), so that a run
+// started near the fit is not judged by SGD's noise around its tiny loss. A converging SGD
+// stays below a small multiple of the reference and does not rise epoch after epoch there;
+// gradient descent past its stable rate multiplies the loss by a fixed factor every epoch,
+// which reaches both tests within a few epochs.
+class DivergenceWatch {
+ public:
+  static constexpr double kRunaway = 1e6;    // this many times the reference: stop at once
+  static constexpr double kGrowth = 2;       // above this many times the reference, and
+  static constexpr std::size_t kRising = 3;  // risen in each of this many last epochs: stop
+
+  DivergenceWatch(double initial, double at_zero, bool allowed)
+      : reference_(std::max({initial, at_zero, std::numeric_limits<double>::min()})),
+        previous_(initial),
+        what_(initial >= at_zero ? "the initial loss " : "the loss at w = 0 "),
+        allowed_(allowed) {}
+
+  // Why the run has diverged with this epoch's loss, or "" while it has not.
+  std::string check(double loss) {
+    rising_ = loss > previous_ ? rising_ + 1 : 0;
+    previous_ = loss;
+    if (!std::isfinite(loss)) return cat("loss ", loss);
+    if (allowed_) return "";
+    if (loss > kRunaway * reference_)
+      return cat("loss ", loss, " grew over 1e6x ", what_, reference_);
+    if (rising_ >= kRising && loss > kGrowth * reference_)
+      return cat("loss ", loss, " rose in each of the last ", kRising, " epochs, to over ", kGrowth,
+                 "x ", what_, reference_);
+    return "";
+  }
+
+ private:
+  double reference_, previous_;
+  const char* what_;
+  bool allowed_;
+  std::size_t rising_ = 0;
+};
 
 // Unbiased integer in [0, range) from a 64-bit engine (Lemire's multiply-and-reject).
 // std::uniform_int_distribution and std::shuffle are implementation-defined, so a seed
@@ -172,12 +207,13 @@ TrainResult train(const Kernel& k, const Dataset<T>& data, const TrainOptions& o
   TrainResult result;
   result.initial_loss = fns.loss(all, w.data(), o.exec);
   result.final_loss = result.initial_loss;
-  const double runaway =
-      kDivergenceGrowth * std::max(result.initial_loss, std::numeric_limits<double>::min());
+  const std::vector<T> zeros(o.initial_weights.empty() ? 0 : d, T(0));
+  DivergenceWatch watch(result.initial_loss,
+                        zeros.empty() ? result.initial_loss : fns.loss(all, zeros.data(), o.exec),
+                        o.allow_divergence);
   auto diverge = [&](std::size_t epoch, const std::string& what) {
     result.stop = StopReason::diverged;
-    result.message = cat("training diverged in epoch ", epoch, ": ", what, " (initial loss ",
-                         result.initial_loss, ", lr=", o.lr,
+    result.message = cat("training diverged in epoch ", epoch, ": ", what, " (lr=", o.lr,
                          "); try a smaller learning rate, or standardize the features");
   };
   if (!std::isfinite(result.initial_loss)) {
@@ -264,8 +300,8 @@ TrainResult train(const Kernel& k, const Dataset<T>& data, const TrainOptions& o
     result.epochs_run = epoch + 1;
     if (on_epoch) on_epoch(rep);
 
-    if (!std::isfinite(rep.loss) || rep.loss > runaway) {
-      diverge(epoch + 1, cat("loss ", rep.loss, std::isfinite(rep.loss) ? " grew over 1e6x" : ""));
+    if (const std::string why = watch.check(rep.loss); !why.empty()) {
+      diverge(epoch + 1, why);
     } else if (o.tol > 0 && std::fabs(previous - rep.loss) <= o.tol * previous) {
       result.stop = StopReason::converged;
       result.message = cat("converged: loss changed by ", std::fabs(previous - rep.loss),

@@ -24,10 +24,11 @@ struct TrainOptions {
   double decay = 0;         // lr at epoch e (0-based) = lr / (1 + decay * e)
   double momentum = 0;      // heavy ball: v = momentum * v + g, w -= lr_e * v; in [0, 1)
   double tol = 0;           // early stop when |L_prev - L| <= tol * L_prev after an epoch; 0 = off
-  std::uint64_t seed = 1;   // shuffle order; the same seed gives the same rows per batch
-  StepPolicy step{};        // central-difference steps (data-aware by default)
-  bool use_analytic = false;  // use the kernel's analytic gradient instead (for comparison)
-  Exec exec{};                // passed to every kernel call
+  bool allow_divergence = false;  // run on while the loss grows (a non-finite one still stops)
+  std::uint64_t seed = 1;         // shuffle order; the same seed gives the same rows per batch
+  StepPolicy step{};              // central-difference steps (data-aware by default)
+  bool use_analytic = false;      // use the kernel's analytic gradient instead (for comparison)
+  Exec exec{};                    // passed to every kernel call
   std::vector<double> initial_weights;  // empty: zeros; else d finite values
   // Called after every batch with (epoch, rows done in that epoch), e.g. for a progress bar.
   // Runs inside the timed part of the epoch: keep it cheap.
@@ -63,8 +64,12 @@ struct TrainResult {
 
 // Trains y ~ X w by mini-batch SGD with the kernel's gradient. Each epoch copies the rows in a
 // seeded random order into one buffer allocated per call, then steps through it in batches.
-// Divergence (a non-finite weight or loss, or a loss above 1e6 times the initial one) ends
-// training with StopReason::diverged and a message; a fixed step that stops moving a weight
+// Divergence ends training with StopReason::diverged and a message: a weight or an epoch's
+// loss that is not finite, or, unless allow_divergence, an epoch's loss above 1e6 times the
+// reference, or one that rose in each of the last 3 epochs and is above 2 times the
+// reference; the reference is the larger of the initial loss and the loss at w = 0. A
+// converging run stays below that; one past its stable rate grows by a steady factor per
+// epoch and meets it within a few epochs. A fixed step that stops moving a weight
 // the run has reached (w_j +- h rounds to w_j in T) ends it with StopReason::stalled. Both are
 // results, not exceptions, so the caller still gets the history and the weights. Throws
 // std::invalid_argument for bad options or data (empty, non-finite values, initial weights of the
