@@ -6,16 +6,19 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <sstream>
 
 #include "bench_common.hpp"
 #include "bench_noise.hpp"
+#include "numgrad/files.hpp"
 
 namespace numgrad::bench {
 namespace {
@@ -179,19 +182,12 @@ std::string describe_levels(const ThreadModel& m) {
 void save(const MachineModel& m, const std::string& path) {
   const auto slash = path.rfind('/');
   if (slash != std::string::npos && slash > 0) make_dirs(path.substr(0, slash));
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "w");
-  const std::string text = to_text(m);
-  const bool ok = f && std::fwrite(text.data(), 1, text.size(), f) == text.size() &&
-                  std::fflush(f) == 0 && fsync(fileno(f)) == 0;
-  if (f) std::fclose(f);
-  // Rename over the old file: a concurrent run sees the old model or the new one, never half.
-  if (ok && std::rename(tmp.c_str(), path.c_str()) == 0) return;
-  std::remove(tmp.c_str());
+  // Whole or not at all: a concurrent run reads the old model or the new one, never half.
+  if (write_atomically(path, to_text(m))) return;
   std::fprintf(stderr,
-               "numgrad_bench: warning: could not save the machine model to %s; the next run "
-               "measures it again\n",
-               path.c_str());
+               "numgrad_bench: warning: could not save the machine model to %s (%s); the next "
+               "run measures it again\n",
+               path.c_str(), std::strerror(errno));
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "bench_common.hpp"
 #include "bench_noise.hpp"
 #include "bench_report.hpp"
+#include "numgrad/files.hpp"
 #include "numgrad/isa.hpp"
 #include "numgrad/registry.hpp"
 

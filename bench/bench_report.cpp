@@ -4,7 +4,6 @@
 // reader never sees half a file, and so the context can carry what was measured after the run.
 #include "bench_report.hpp"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 
 #include "bench_common.hpp"
 #include "bench_noise.hpp"
+#include "numgrad/files.hpp"
 
 namespace numgrad::bench {
 
@@ -180,49 +180,6 @@ std::string Eta::line(std::size_t n, std::size_t total) const {
 
 std::string parse_format(const std::string& v) {
   return v == "console" || v == "json" || v == "csv" ? v : "";
-}
-
-namespace {
-// A fresh temporary file in the directory of `path`: its descriptor (or -1) and name.
-int temp_beside(const std::string& path, std::string& tmp) {
-  const auto slash = path.rfind('/');
-  tmp = (slash == std::string::npos ? std::string("./") : path.substr(0, slash + 1)) +
-        ".numgrad-XXXXXX";
-  return mkstemp(tmp.data());
-}
-}  // namespace
-
-bool can_create_beside(const std::string& path) {
-  std::string tmp;
-  const int fd = temp_beside(path, tmp);
-  if (fd < 0) return false;
-  close(fd);
-  unlink(tmp.c_str());
-  return true;
-}
-
-bool write_atomically(const std::string& path, const std::string& text) {
-  std::string tmp;
-  const int fd = temp_beside(path, tmp);
-  if (fd < 0) return false;
-  std::size_t off = 0;
-  while (off < text.size()) {
-    const ssize_t w = ::write(fd, text.data() + off, text.size() - off);
-    if (w <= 0) break;
-    off += static_cast<std::size_t>(w);
-  }
-  // mkstemp creates the file 0600; give it what a plain create would (0666 less the umask).
-  const mode_t mask = umask(0);
-  umask(mask);
-  const bool ok = off == text.size() && fsync(fd) == 0 && fchmod(fd, 0666 & ~mask) == 0;
-  const int saved = errno;
-  if (close(fd) != 0 || !ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = ok ? errno : saved;
-    unlink(tmp.c_str());
-    errno = e;
-    return false;
-  }
-  return true;
 }
 
 namespace {

@@ -61,11 +61,4 @@ class Runner {
 
 // The output format a flag names, or "" when it names none of console, json, csv.
 std::string parse_format(const std::string& value);
-// Whether a file can be created beside `path` (tried, then removed): checked before a run, so
-// a run never measures for minutes and then fails to write. errno says why when it cannot.
-bool can_create_beside(const std::string& path);
-// Writes `text` to `path` through a temporary file in the same directory and a rename; false
-// (with errno intact) when any step fails, the old file then untouched.
-bool write_atomically(const std::string& path, const std::string& text);
-
 }  // namespace numgrad::bench

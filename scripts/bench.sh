@@ -59,6 +59,7 @@ mkdir -p "$root/results"
 # final name gets a suffix when taken.
 out=$(mktemp -d "$root/results/.$name.XXXX.partial")
 trap 'rm -rf "$out"' EXIT
+chmod "$(printf '%o' $((0777 & ~$(umask))))" "$out"  # mktemp makes it 0700
 
 # Machine information the report header reads (key: value), beside what the binary records
 # in the JSON context (the machine model, noise, ISAs, library versions).

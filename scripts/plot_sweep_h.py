@@ -111,24 +111,14 @@ def main():
 
 
 def save_atomically(fig, out):
-    """Like every file numgrad writes: to a temporary file beside OUT, flushed and renamed over
-    it, so a reader sees the old plot or the whole new one, and a failure keeps the old one."""
-    import tempfile
-    tmp = None
+    """Like every file numgrad writes, whole (numgrad_files.write_whole): a failure keeps the
+    old plot."""
+    from numgrad_files import write_whole
     try:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(out)),
-                                   prefix="." + os.path.basename(out) + ".")
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, dpi=110, format=os.path.splitext(out)[1][1:] or "png")
-            f.flush()
-            os.fsync(f.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, out)
+        write_whole(out, lambda f: fig.savefig(f, dpi=110,
+                                               format=os.path.splitext(out)[1][1:] or "png"),
+                    binary=True)
     except (OSError, ValueError) as e:
-        if tmp is not None:
-            os.unlink(tmp)
         sys.exit("plot_sweep_h.py: cannot write %s (%s); %s" % (
             out, e, "the previous file is unchanged" if os.path.exists(out) else "nothing written"))
 

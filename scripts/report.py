@@ -12,6 +12,7 @@ from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numgrad_results  # noqa: E402
+from numgrad_files import write_whole  # noqa: E402
 from report_common import (best_peer, fmt, fmt_ratio, fmt_time, frac, load, pct,  # noqa: E402
                            ratio, scalar_of)
 from report_plots import make_plots  # noqa: E402
@@ -218,10 +219,7 @@ def build(ctx, machine, rows, folder):
         md += ["| %s | %d | %s | %s | %s |" % (r.name.split("/real_time")[0], r.threads,
                                                fmt_time(r.seconds), fmt(r.bytes_s, 1e9),
                                                frac(r, "frac_bw")) for r in others]
-    path = os.path.join(folder, "report.md")
-    with open(path + ".tmp", "w") as f:
-        f.write("\n".join(md) + "\n")
-    os.replace(path + ".tmp", path)
+    write_whole(os.path.join(folder, "report.md"), lambda f: f.write("\n".join(md) + "\n"))
     return summary, key
 
 

@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from numgrad_files import write_whole  # noqa: E402
 from numgrad_results import format_bytes  # noqa: E402
 
 PEER_LIBS = ("eigen", "openblas")
@@ -119,9 +120,8 @@ def ceiling_line(ax, rows, x_of, per_row):
 
 def save(fig, path):
     fig.tight_layout()
-    fig.savefig(path + ".tmp.png")
+    write_whole(path, lambda f: fig.savefig(f, format="png"), binary=True)
     plt.close(fig)
-    os.replace(path + ".tmp.png", path)  # a reader never sees half a PNG
     return None
 
 
