@@ -12,11 +12,11 @@ usage() {
 Usage: scripts/bench.sh [quick|full|scaling] [numgrad_bench and Google Benchmark flags]
 
   quick    (default) every kernel at a few shapes, sweeps of the showcase families and the
-           peers: about 1 minute on an idle 2-core machine
+           peers: about 45 seconds on an idle 2-core machine
   full     every kernel over b x d x threads, cold, epoch and dataset-size sweeps: about
            25 minutes there
   scaling  the parallel families over 1, 2, 4, ... hardware threads at b*d >= 2^20, with
-           their serial inner kernel and its split limit: about 1 minute there
+           their serial inner kernel and its split limit: about 20 seconds there
 
 The first run on a machine also measures its model (read bandwidth against working set, the
 cache levels at its knees, FMA peaks; about 10 s) and keeps it for later runs; --recalibrate

@@ -250,8 +250,9 @@ def plot_scaling(kern, peer, ceilings, styles, path):
             ax.plot([r.threads for r in rs], [rs[0].seconds / r.seconds for r in rs], label=sid,
                     **styles.of(rs[0]))
         splits = defaultdict(list)
-        for c in ceilings:
-            if c.id.startswith("split.") and c.n == shape[1] and c.d == shape[2]:
+        for c in ceilings:  # split.<serial id>: only the panel's own algorithm
+            if c.id.startswith("split.") and c.id.split(".")[-2] == alg and \
+                    c.n == shape[1] and c.d == shape[2]:
                 splits[c.id[len("split."):]].append(c)
         for inner, cs in sorted(splits.items()):
             one = next((r for r in kern if r.id == inner and r.shape() == shape and

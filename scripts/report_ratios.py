@@ -77,9 +77,10 @@ def big_loss(ok, rows):
         same = [r for r in rows if r.kind == "ceiling" and r.id == "read_bw.dataset" and
                 bt and r.n == bt.n and r.threads == t and not r.error and r.bytes_s]
         if bt:
-            out.append("1 GiB f32 loss (N=b=%d, d=64), %d thread(s): best %s %.1f GB/s = %s of "
-                       "the model's memory ceiling%s%s" % (
-                           bt.n, t, bt.id, bt.bytes_s / 1e9, frac(bt, "frac_bw"),
+            of_model = ("above the model's memory ceiling (an anomaly)" if bt.anomaly else
+                        "%s of the model's memory ceiling" % frac(bt, "frac_bw"))
+            out.append("1 GiB f32 loss (N=b=%d, d=64), %d thread(s): best %s %.1f GB/s, %s%s%s" % (
+                           bt.n, t, bt.id, bt.bytes_s / 1e9, of_model,
                            " and %.0f%% of the same sum over this dataset (%.1f GB/s)" % (
                                100 * bt.bytes_s / same[0].bytes_s, same[0].bytes_s / 1e9)
                            if same else "",
