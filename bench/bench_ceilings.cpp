@@ -1,11 +1,11 @@
 // The kernels that measure the machine: a STREAM-like read-bandwidth sum and an FMA-peak loop,
 // run on 1..T threads. bench_machine.cpp sweeps them into the machine model; the ceiling/...
 // benchmarks registered here measure the model's ceilings again inside a run, so the report
-// can show how far this run's machine state was from the model (DESIGN.md §4: compare as
+// can show how far this run's machine state was from the model (docs/design.md §4.1: compare as
 // ratios in one run).
 //
 // Why target attributes: bench_*.cpp are compiled with the baseline flags (no global -march,
-// DESIGN.md §5), and baseline SSE2 reaches neither the L1/L2 bandwidth nor the FMA peak. The
+// docs/design.md §5), and baseline SSE2 reaches neither the L1/L2 bandwidth nor the FMA peak. The
 // wide kernels below carry their ISA in __attribute__((target(...))), use only intrinsics
 // (always-inline, no shared inline code, so no ODR hazard), sit in an unnamed namespace, and
 // are chosen at run time with numgrad::isa_available, which also honours NUMGRAD_ISA.

@@ -122,7 +122,7 @@ inline constexpr std::size_t kCheckElements = std::size_t{1} << 22;
 template <class T>
 BatchView<T> check_slice(const BatchView<T>& batch);
 
-// Empty string when the value agrees with the reference within the DESIGN.md §3 bound.
+// Empty string when the value agrees with the reference within the docs/design.md §3.3 bound.
 template <class T>
 std::string check_loss_value(double got, const BatchView<T>& batch, std::span<const T> w, DType acc,
                              SumDepths depths);
@@ -153,7 +153,7 @@ bool skip_if_check_fails(benchmark::State& state, const std::string& name,
 
 // --- Counters --------------------------------------------------------------------------------
 
-// Work of one call (DESIGN.md §4), used for all counters:
+// Work of one call (docs/design.md §4.2), used for all counters:
 //   bytes  = b * (d + 1) * sizeof(T)   X and y read once: the least any pass must read
 //   flops  = loss 2bd | residual gradient 10bd (2bd residuals + 8bd perturbed sums)
 //            | blackbox 4bd^2 (2d losses of 2bd) | analytic 4bd (2bd residuals + 2bd X^T r)

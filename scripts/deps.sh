@@ -24,7 +24,7 @@ NUMGRAD_BUILD_PACKAGES=(g++ cmake make python3 libgtest-dev libbenchmark-dev lib
   xtl-dev libeigen3-dev libopenblas-dev)
 
 # What scripts/bench.sh needs beyond the build: numpy and matplotlib for /usr/bin/python3
-# (the report and its plots; DESIGN.md §5: the pyenv python3 cannot see these).
+# (the report and its plots; docs/design.md §5: the pyenv python3 cannot see these).
 NUMGRAD_BENCH_PACKAGES=(python3-numpy python3-matplotlib)
 
 # Prints the first interpreter that imports every module named (default: numpy matplotlib),

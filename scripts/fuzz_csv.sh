@@ -16,8 +16,8 @@ numgrad_require_packages clang libclang-rt-14-dev
 seconds=${1:-60}
 target=${2:-csv}
 case $target in
-  csv) sources=("$root/kernels/src/csv.cpp") ;;
-  weights) sources=("$root/kernels/src/weights.cpp") ;;
+  csv) sources=("$root/lib/data/csv.cpp") ;;
+  weights) sources=("$root/lib/data/weights.cpp") ;;
   *) echo "fuzz_csv.sh: TARGET must be csv or weights, got '$target'" >&2; exit 2 ;;
 esac
 case $seconds in '' | *[!0-9]*) echo "fuzz_csv.sh: SECONDS must be a whole number, got '$seconds'" >&2; exit 2 ;; esac
@@ -30,9 +30,9 @@ fuzzer=$build/${target}_fuzzer
 
 echo "fuzz: building $fuzzer with $cxx" >&2
 "$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-  -fno-sanitize-recover=undefined -I "$root/kernels/include" -I "$root/kernels/src" \
-  "$root/fuzz/${target}_fuzzer.cpp" "${sources[@]}" "$root/kernels/src/text.cpp" \
-  "$root/kernels/src/data.cpp" -o "$fuzzer"
+  -fno-sanitize-recover=undefined -I "$root/lib/include" -I "$root/lib" \
+  "$root/fuzz/${target}_fuzzer.cpp" "${sources[@]}" "$root/lib/data/text.cpp" \
+  "$root/lib/data/data.cpp" -o "$fuzzer"
 
 echo "fuzz: running $target for ${seconds}s" >&2
 log=$build/fuzz-$target.log

@@ -1,6 +1,6 @@
 // The API boundary and the policies around the kernels: every validation error names its
 // argument and value; the registry is consistent; step policies parse and produce steps that
-// move w; the reference and gamma behave as DESIGN.md §3 defines them. Comparisons here are
+// move w; the reference and gamma behave as docs/design.md §3.3 defines them. Comparisons here are
 // exact (dyadic data or closed forms); no tolerance is involved.
 #include <cmath>
 #include <limits>

@@ -1,4 +1,4 @@
-// Random problems against the DESIGN.md §3 error bounds, for every registered kernel: the
+// Random problems against the docs/design.md §3.3 error bounds, for every registered kernel: the
 // loss, the central difference (at the rounded points w +- h_j, steps from the data-aware
 // rule) and the analytic gradient must each lie within the bound computed from the data with
 // the kernel's own accumulator and summation depths (Kernel::depths). The bounds come from

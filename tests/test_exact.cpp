@@ -1,4 +1,4 @@
-// Exact-arithmetic cases (DESIGN.md §3): x, y small integers, w and h multiples of powers of
+// Exact-arithmetic cases (docs/design.md §3.6): x, y small integers, w and h multiples of powers of
 // two, sizes small enough that every product and partial sum is exact in f32. The only
 // rounding left is the final division by b (and by the achieved step, a power of two), which
 // every kernel does identically in double, so every kernel's loss, central difference and

@@ -3,7 +3,7 @@
 //   gradient must be bitwise equal to the first call, on problems split into several row
 //   chunks / coordinate blocks and large enough to run on the arena, and on one below the
 //   serial threshold. No tolerance: deterministic variants promise identical bits.
-// - Bounds: on the split problems, results within the DESIGN.md §3 bound of the long-double
+// - Bounds: on the split problems, results within the docs/design.md §3.3 bound of the long-double
 //   reference (numgrad/reference.hpp), with the kernel's own summation depths (k.depths);
 //   the tolerance is computed from the data, never chosen.
 // - Exact: a dyadic problem big enough to go parallel whose every partial sum is exact in f32,
@@ -23,7 +23,7 @@
 #include "numgrad/reference.hpp"
 #include "numgrad/step.hpp"
 #include "numgrad/threads.hpp"
-#include "parallel.hpp"
+#include "kernels/parallel.hpp"
 
 namespace numgrad::detail {
 extern const OpsFamily scalar_ops;

@@ -4,7 +4,7 @@
 //   once per process, so each case runs in a fresh process (a threadsafe death test).
 // - Short rows, d = 1..32, contiguous (ld = d: rows packed several per register when d is a
 //   power of two below the width) and padded (ld > d), b not a multiple of any width: every
-//   result lies within the DESIGN.md §3 bound from numgrad/reference.hpp, computed with the
+//   result lies within the docs/design.md §3.3 bound from numgrad/reference.hpp, computed with the
 //   kernel's own accumulator and depths. No tolerance here is a hand-picked constant.
 #include <cstdlib>
 #include <random>

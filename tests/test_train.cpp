@@ -2,7 +2,7 @@
 // noise-free data, to the least-squares loss on noisy data, bitwise reproducibility across
 // thread counts, central difference against analytic training, the partial last batch, the
 // schedule, early stop, divergence and option/data validation.
-// Tolerances: the noise-free bound is built from DESIGN.md §3's gradient bound and the
+// Tolerances: the noise-free bound is built from docs/design.md §3.3's gradient bound and the
 // conditioning of X^T X (derived above noise_free_case); the 1% on noisy data is issue 7's
 // acceptance criterion; the first-order test's tolerance is the size of the second-order term.
 #include <gtest/gtest.h>
@@ -86,7 +86,7 @@ double exact_loss(const Dataset<T>& data, const std::vector<double>& w) {
 //  - y stored in T: RMS sqrt(L(w*)), computed exactly;
 //  - weights stored in T: |delta w_k| <= u |w_k|, so RMS <= sqrt(mean_i (u sum_k |x_ik w*_k|)^2);
 //  - gradient rounding: SGD settles where the computed gradient 2 A (w - w_ls) + e vanishes,
-//    e_j <= tau_j (DESIGN.md §3 analytic bound at w*, with the kernel's depths for batch b,
+//    e_j <= tau_j (docs/design.md §3.3 analytic bound at w*, with the kernel's depths for batch b,
 //    doubled for the central difference: with the data-aware step its bound is the analytic
 //    one up to that factor). Then L(w) - L* = e^T A^-1 e / 4 <= |tau|^2 / (4 lambda_min).
 // The RMS residual obeys the triangle inequality, so sqrt(L(w)) is at most the sum of the

@@ -15,7 +15,7 @@
 
 #include "error_test_util.hpp"
 #include "numgrad/data.hpp"
-#include "text.hpp"
+#include "data/text.hpp"
 
 namespace numgrad {
 namespace {

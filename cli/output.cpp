@@ -75,7 +75,7 @@ void write_output(const std::string& path, const std::function<void(std::ostream
   write(buffer);
   const std::string text = std::move(buffer).str();
   if (path == "-") {
-    std::cout << text;  // checked with the rest of stdout when the command ends (cli_main.cpp)
+    std::cout << text;  // checked with the rest of stdout when the command ends (main.cpp)
     return;
   }
   const Target kind = target_kind(path);

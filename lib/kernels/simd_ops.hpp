@@ -3,7 +3,7 @@
 // Dot products transpose-and-reduce blocks of W rows (xsimd::haddp, or pair_sums for rows
 // packed in registers), so short rows cost one load and one FMA each, not a horizontal sum; the
 // perturbed and gradient sums sweep X row-major across j. Everything sits in an unnamed namespace
-// (DESIGN.md §5, ODR).
+// (docs/design.md §5, ODR).
 #pragma once
 
 #include <array>
@@ -557,7 +557,7 @@ struct SimdOps {
     column_sweep(B, r, j0, j1, GradientRow{}, outs);
   }
 
-  // DESIGN.md §3 depths of this variant, the larger of its operations':
+  // docs/design.md §3.4 depths of this variant, the larger of its operations':
   // - features: each of a row's A accumulators adds ceil(d / (A W)) products plus the tail
   //   vector, the A-way join and the transpose (haddp or pair_sums) are a tree of depth
   //   log2(A W); then y is subtracted, and the perturbed sums add dp x_ij: + 2. A held row

@@ -2,7 +2,7 @@
 // scalar and simd kernels of other translation units through their exported tables (the
 // OpsTable building blocks for the split work, the finished serial functions for batches too
 // small to split). Compiled once with the baseline flags: no oneTBB code is ever built with
-// ISA flags (DESIGN.md §5), and the inner kernel costs one indirect call per row range.
+// ISA flags (docs/design.md §5), and the inner kernel costs one indirect call per row range.
 #include <type_traits>
 
 #include "parallel.hpp"

@@ -1,4 +1,4 @@
-// High-precision reference and the error bounds of DESIGN.md §3. Inputs are promoted from
+// High-precision reference and the error bounds of docs/design.md §3.3. Inputs are promoted from
 // their stored type to long double and every sum is compensated (Neumaier), so the
 // reference is exact to far below the unit roundoff of any kernel it judges.
 #pragma once
@@ -31,7 +31,7 @@ Reference reference(const BatchView<T>& batch, std::span<const T> w);
 // depths), or is left untouched when null.
 struct CentralReference {
   std::vector<double> grad;   // exact (L(w+) - L(w-)) / (w+ - w-)
-  std::vector<double> bound;  // DESIGN.md §3 bound of a kernel with the given depths
+  std::vector<double> bound;  // docs/design.md §3.3 bound of a kernel with the given depths
 };
 
 template <class T>
@@ -46,10 +46,5 @@ double gamma(double n, double u);
 double loss_bound(const Reference& ref, DType acc, SumDepths depths, double kappa = 2.0);
 std::vector<double> gradient_bound(const Reference& ref, DType acc, SumDepths depths,
                                    double kappa = 2.0);
-
-// Sequential summation depths, {b, d + 1}: a running sum of b terms (b - 1 additions, plus
-// one for the accumulator starting at zero) and of d products plus y. The largest any
-// ordering can have, and what a scalar loop uses.
-SumDepths sequential_depths(std::size_t b, std::size_t d);
 
 }  // namespace numgrad

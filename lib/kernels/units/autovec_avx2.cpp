@@ -1,6 +1,6 @@
 // autovec.avx2: the scalar source compiled with this unit's avx2 flags (kernels/CMakeLists),
 // to show what the compiler's auto-vectorizer achieves beside the hand-written kernels.
-#include "scalar_ops.hpp"
+#include "kernels/scalar_ops.hpp"
 
 namespace numgrad::detail {
 

@@ -1,6 +1,6 @@
 // Thread-count resolution and the cache of oneTBB arenas, one per thread count. Kept in a
 // baseline translation unit: the arenas are process-wide objects, and oneTBB's templates must
-// never be compiled with ISA flags (DESIGN.md §5).
+// never be compiled with ISA flags (docs/design.md §5).
 #include "numgrad/threads.hpp"
 
 #include <oneapi/tbb/info.h>
@@ -14,7 +14,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "parallel.hpp"
+#include "arenas.hpp"
 
 namespace numgrad {
 
@@ -37,14 +37,7 @@ int default_threads() {
 
 namespace detail {
 
-void throw_bad_threads(int threads) {
-  throw std::invalid_argument("exec.threads=" + std::to_string(threads) +
-                              ": expected 0 (the default) or a count from 1 to " +
-                              std::to_string(kMaxThreads));
-}
-
 int resolve_threads(const Exec& exec) {
-  check_threads(exec);
   return exec.threads == 0 ? default_threads() : exec.threads;
 }
 

@@ -1,7 +1,7 @@
 // Shared pieces of the `numgrad` command-line tool: the subcommand entry points, option
 // parsing with one-line errors, aligned tables, a small JSON writer, and the synthetic/CSV
-// problem every numerical subcommand runs on. Each subcommand lives in its own cli_*.cpp;
-// main (cli_main.cpp) dispatches and turns every exception into one stderr line and exit 2.
+// problem every numerical subcommand runs on. Each subcommand lives in its own file of cli/;
+// main (main.cpp) dispatches and turns every exception into one stderr line and exit 2.
 #pragma once
 
 #include <cstddef>
@@ -119,7 +119,7 @@ class Json {
   std::vector<bool> first_{true};  // one entry per open container
 };
 
-// --- Output files (cli_output.cpp): every file the tool writes goes through these two ----
+// --- Output files (output.cpp): every file the tool writes goes through these two ----
 
 // The path given to an output option (--json, --csv, --out), checked when the options are read,
 // before any work: not a directory, writable, one of `extensions` (".json"; any case), and
@@ -191,7 +191,7 @@ int cmd_info(int argc, char** argv);
 int cmd_verify(int argc, char** argv);
 int cmd_grad(int argc, char** argv);
 int cmd_sweep_h(int argc, char** argv);
-// Returns 1 when training diverged or stalled (cli_train.cpp).
+// Returns 1 when training diverged or stalled (train.cpp).
 int cmd_train(int argc, char** argv);
 
 }  // namespace numgrad::cli

@@ -1,5 +1,5 @@
 // `numgrad verify`: every supported kernel on one problem against the high-precision
-// reference, judged by the DESIGN.md §3 error bounds (never a hand-picked tolerance), then a
+// reference, judged by the docs/design.md §3.3 error bounds (never a hand-picked tolerance), then a
 // bitwise determinism check of the parallel deterministic kernels across thread counts.
 // Exit 0 when every row passes, 1 when one fails (with the command that reruns just it).
 #include <algorithm>
@@ -232,7 +232,7 @@ std::vector<OptionSpec> specs() {
 constexpr std::string_view kDescription =
     "Runs every supported kernel (or those --kernels selects) on one problem and compares\n"
     "it with a long-double, compensated reference. Per kernel: the loss error, the analytic\n"
-    "gradient error and the central-difference error, each over its DESIGN.md section 3\n"
+    "gradient error and the central-difference error, each over its docs/design.md section 3.3\n"
     "bound, computed from the data for this kernel's summation depths and accumulator.\n"
     "Two checks on the central difference:\n"
     "  cd/bnd  the kernel: its quotient against the exact quotient at the points it\n"

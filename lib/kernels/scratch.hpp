@@ -18,7 +18,7 @@ enum ScratchSlot : unsigned {
 
 // 64-byte aligned, at least `bytes` long, valid until the next call with the same slot on
 // this thread. Not inline and not a template, so that ISA-flagged translation units never
-// instantiate it (DESIGN.md §5, ODR).
+// instantiate it (docs/design.md §5, ODR).
 void* scratch_bytes(unsigned slot, std::size_t bytes);
 
 }  // namespace numgrad::detail

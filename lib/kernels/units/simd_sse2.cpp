@@ -1,6 +1,6 @@
 // simd.sse2: the xsimd kernels of simd_ops.hpp instantiated for xsimd::sse2, compiled with this
 // unit's sse2 flags (kernels/CMakeLists.txt). Only the two POD tables leave the unit.
-#include "simd_ops.hpp"
+#include "kernels/simd_ops.hpp"
 
 namespace numgrad::detail {
 

@@ -2,7 +2,7 @@
 // coordinate blocks), OverSamples (tasks own fixed row chunks whose partial sums are joined in
 // chunk order) and OverBoth (row chunks x coordinate blocks). Each exposes the static members
 // of Serial<Ops>, so family_fns<> turns it into a table. Include only from baseline translation
-// units: oneTBB's templates must never be compiled with ISA flags (DESIGN.md §5).
+// units: oneTBB's templates must never be compiled with ISA flags (docs/design.md §5).
 #pragma once
 
 #include <oneapi/tbb/blocked_range.h>
@@ -12,21 +12,10 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "arenas.hpp"
 #include "compose.hpp"
-#include "numgrad/threads.hpp"
 
 namespace numgrad::detail {
-
-// The arena with `threads` slots (1..kMaxThreads), created on first use and kept for the life
-// of the process (threads.cpp).
-tbb::task_arena& arena_for(int threads);
-// exec.threads, or default_threads() when it is 0. Throws std::invalid_argument when out of
-// range, as does check_threads.
-int resolve_threads(const Exec& exec);
-[[noreturn]] void throw_bad_threads(int threads);
-inline void check_threads(const Exec& exec) {
-  if (exec.threads < 0 || exec.threads > kMaxThreads) throw_bad_threads(exec.threads);
-}
 
 namespace {
 
@@ -96,7 +85,7 @@ constexpr ColBlocks col_blocks(std::size_t d, std::size_t width) {
 }
 
 // Depths of a row split: the inner kernel's over one chunk, plus the in-order join of the chunk
-// partials (count - 1 more additions on the way to the total; DESIGN.md §3).
+// partials (count - 1 more additions on the way to the total; docs/design.md §3.4).
 template <class Ops>
 SumDepths chunked_depths(const RowChunks& rc, std::size_t d) {
   if (rc.count == 1) return Ops::depths(rc.rows, d);
@@ -207,11 +196,9 @@ struct OverWeights {
   // One reduction over rows and no coordinates to own: splitting rows would make this the
   // samples variant with other numbers, so the loss stays serial.
   static double loss(const BatchView<T>& B, const T* w, const Exec& e) {
-    check_threads(e);
     return Small::loss(B, w, e);
   }
   static void blackbox(const BatchView<T>& B, const T* w, const T* h, double* g, const Exec& e) {
-    check_threads(e);
     const std::size_t d = B.d;
     // Below the parallel threshold run() would cut nothing: that is the serial kernel. The
     // work is 2 d passes over the batch, so a small batch with many coordinates still splits.
@@ -228,7 +215,6 @@ struct OverWeights {
     finish_central(B.rows, s, plus, minus, d, g);
   }
   static void residual(const BatchView<T>& B, const T* w, const T* h, double* g, const Exec& e) {
-    check_threads(e);
     if (one_tile(B)) return Small::residual(B, w, h, g, e);
     const std::size_t d = B.d;
     const auto s = prepare_steps<T, Acc>(w, h, d);
@@ -247,7 +233,6 @@ struct OverWeights {
     finish_central(B.rows, s, plus, minus, d, g);
   }
   static void analytic(const BatchView<T>& B, const T* w, double* g, const Exec& e) {
-    check_threads(e);
     if (one_tile(B)) return Small::analytic(B, w, g, e);
     const std::size_t d = B.d;
     Acc* r = residual_buffer<Acc>(B.rows);
@@ -297,7 +282,6 @@ struct Tiled {
 
   // The loss has no coordinates: it is the sum of the chunk partials.
   static double loss(const BatchView<T>& B, const T* w, const Exec& e) {
-    check_threads(e);
     if (one_tile(B)) return Small::loss(B, w, e);
     const RowChunks rc = plan(B.rows, B.d);
     if (rc.count == 1) return Small::loss(B, w, e);
@@ -312,7 +296,6 @@ struct Tiled {
     return static_cast<double>(sum) / static_cast<double>(B.rows);
   }
   static void blackbox(const BatchView<T>& B, const T* w, const T* h, double* g, const Exec& e) {
-    check_threads(e);
     const std::size_t d = B.d;
     if (one_tile(B) && 2.0 * d * B.rows * d < kParallelElems) return Small::blackbox(B, w, h, g, e);
     const RowChunks rc = plan(B.rows, d);
@@ -337,7 +320,6 @@ struct Tiled {
     finish_central(B.rows, s, out[0], out[1], d, g);
   }
   static void residual(const BatchView<T>& B, const T* w, const T* h, double* g, const Exec& e) {
-    check_threads(e);
     if (one_tile(B)) return Small::residual(B, w, h, g, e);
     const std::size_t d = B.d;
     const RowChunks rc = plan(B.rows, d);
@@ -359,7 +341,6 @@ struct Tiled {
     finish_central(B.rows, s, out[0], out[1], d, g);
   }
   static void analytic(const BatchView<T>& B, const T* w, double* g, const Exec& e) {
-    check_threads(e);
     if (one_tile(B)) return Small::analytic(B, w, g, e);
     const std::size_t d = B.d;
     const RowChunks rc = plan(B.rows, d);

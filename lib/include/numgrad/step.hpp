@@ -1,6 +1,6 @@
 // Step policies for the central difference. The loss is exactly quadratic in w, so the
 // difference has no truncation error and the best step is on the scale of the data
-// (DESIGN.md §3); the textbook rules are offered for comparison, not as defaults.
+// (docs/design.md §3.1); the textbook rules are offered for comparison, not as defaults.
 #pragma once
 
 #include <span>

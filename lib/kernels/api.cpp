@@ -1,11 +1,13 @@
 // The API boundary: every check happens here, once per call, so kernels can assume valid
-// arguments and never throw inside a hot loop.
+// arguments and never throw inside a hot loop. Also the names of the interface's enums and
+// the sequential summation depths every serial loop has.
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 
 #include "numgrad/kernel.hpp"
+#include "numgrad/threads.hpp"
 
 namespace numgrad {
 
@@ -49,6 +51,10 @@ std::string_view name(Isa i) {
   return "?";
 }
 
+SumDepths sequential_depths(std::size_t b, std::size_t d) {
+  return {static_cast<double>(b), static_cast<double>(d + 1)};
+}
+
 namespace {
 
 [[noreturn]] void fail(const std::string& msg) {
@@ -79,6 +85,15 @@ void check_kernel(const Kernel& k) {
          std::string(name(dtype_of<T>)));
   if (!k.is_supported())
     throw std::runtime_error("kernel: '" + k.id + "' is not supported on this CPU");
+}
+
+// Once per call, so kernels never range-check (or throw) on their parallel path. A default
+// (0) reads NUMGRAD_THREADS here too, so a bad value is reported at the boundary.
+void check_exec(const Exec& exec) {
+  if (exec.threads < 0 || exec.threads > kMaxThreads)
+    fail("exec.threads=" + str(exec.threads) + ": expected 0 (the default) or a count from 1 to " +
+         str(kMaxThreads));
+  if (exec.threads == 0) default_threads();
 }
 
 template <class T, class U>
@@ -122,6 +137,7 @@ void validate_batch(const BatchView<double>& batch) {
 template <class T>
 double loss(const Kernel& k, const BatchView<T>& batch, std::span<const T> w, Exec exec) {
   check_kernel<T>(k);
+  check_exec(exec);
   check_batch(batch);
   check_weights(w, batch.d);
   return k.fns<T>().loss(batch, w.data(), exec);
@@ -131,6 +147,7 @@ template <class T>
 void gradient(const Kernel& k, const BatchView<T>& batch, std::span<const T> w,
               std::span<const T> h, std::span<double> g, Exec exec) {
   check_kernel<T>(k);
+  check_exec(exec);
   check_batch(batch);
   check_weights(w, batch.d);
   check_steps(w, h, batch.d);
@@ -142,6 +159,7 @@ template <class T>
 void analytic_gradient(const Kernel& k, const BatchView<T>& batch, std::span<const T> w,
                        std::span<double> g, Exec exec) {
   check_kernel<T>(k);
+  check_exec(exec);
   check_batch(batch);
   check_weights(w, batch.d);
   check_length<T>("g", g, batch.d);

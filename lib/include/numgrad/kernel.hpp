@@ -31,11 +31,16 @@ struct Exec {
 };
 
 // Depth of the summation trees this variant uses for a batch of b rows and d features
-// (DESIGN.md §3): `batch` over rows, `features` over the terms of one prediction.
+// (docs/design.md §3.4): `batch` over rows, `features` over the terms of one prediction.
 struct SumDepths {
   double batch = 0;
   double features = 0;
 };
+
+// Sequential summation depths, {b, d + 1}: a running sum of b terms (b - 1 additions, plus
+// one for the accumulator starting at zero) and of d products plus y. The largest any
+// ordering can have, and what a scalar loop uses.
+SumDepths sequential_depths(std::size_t b, std::size_t d);
 
 // Unchecked functions of one element type. All outputs are double: the conversion from the
 // accumulator is exact, so the returned number is exactly what the kernel computed.

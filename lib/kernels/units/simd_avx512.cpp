@@ -1,7 +1,7 @@
 // simd.avx512: the xsimd kernels of simd_ops.hpp instantiated for xsimd::avx512f, compiled with
 // this unit's avx512f/dq/vl/bw flags (kernels/CMakeLists.txt). Only the two POD tables leave the
 // unit.
-#include "simd_ops.hpp"
+#include "kernels/simd_ops.hpp"
 
 namespace numgrad::detail {
 

@@ -1,4 +1,4 @@
-// The high-precision reference and the DESIGN.md §3 error bounds. Products of stored values
+// The high-precision reference and the docs/design.md §3.3 error bounds. Products of stored values
 // are formed in long double (exact for f32 inputs, 64-bit significand for f64 inputs) and
 // every sum is Neumaier-compensated, so the reference error is orders of magnitude below the
 // rounding of any kernel under test.
@@ -31,10 +31,6 @@ struct Neumaier {
 double gamma(double n, double u) {
   const double nu = n * u;
   return nu < 1 ? nu / (1 - nu) : std::numeric_limits<double>::infinity();
-}
-
-SumDepths sequential_depths(std::size_t b, std::size_t d) {
-  return {static_cast<double>(b), static_cast<double>(d + 1)};
 }
 
 template <class T>

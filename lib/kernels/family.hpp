@@ -1,7 +1,7 @@
 // Plain tables of function pointers through which per-ISA translation units hand their
 // kernels to the rest of the library. Only PODs cross that boundary: a per-ISA unit never
 // instantiates std:: containers or any inline code shared with other units, so the linker can
-// never pick an AVX-512 copy of a function that baseline code calls (DESIGN.md §5).
+// never pick an AVX-512 copy of a function that baseline code calls (docs/design.md §5).
 #pragma once
 
 #include <cstddef>

@@ -1,7 +1,7 @@
 // Turns serial building blocks ("Ops") into finished kernel functions, so that each
 // algorithm (blackbox, residual, analytic) is written once for every family. Everything here
 // sits in an unnamed namespace: each per-ISA translation unit gets its own copy, compiled
-// with its own flags (DESIGN.md §5).
+// with its own flags (docs/design.md §5).
 //
 // An Ops type works on a row range (a BatchView) and a coordinate range [j0, j1):
 //   using value_type = T; using acc_type = Acc;
@@ -10,7 +10,7 @@
 //   static void perturbed_sums(rows, r, dp, dm, j0, j1, plus, minus)
 //               plus_j = sum_i (r_i + dp_j x_ij)^2, minus_j = sum_i (r_i - dm_j x_ij)^2
 //   static void gradient_sums(rows, r, j0, j1, out) out_j = sum_i x_ij r_i
-//   static SumDepths depths(b, d)                  its summation depths (DESIGN.md §3)
+//   static SumDepths depths(b, d)                  its summation depths (docs/design.md §3.4)
 // Sums over [j0, j1) overwrite out[j0..j1) (absolute indices), so a parallel wrapper can
 // give each row chunk its own partial array and join the partials in index order.
 #pragma once

@@ -1,7 +1,7 @@
 // simd.avx2: the xsimd kernels of simd_ops.hpp instantiated for xsimd::fma3<xsimd::avx2>, compiled
 // with this unit's avx2 + fma flags (kernels/CMakeLists.txt). Only the two POD tables leave the
 // unit.
-#include "simd_ops.hpp"
+#include "kernels/simd_ops.hpp"
 
 namespace numgrad::detail {
 

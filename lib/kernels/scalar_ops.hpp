@@ -8,7 +8,6 @@
 #include <cstddef>
 
 #include "compose.hpp"
-#include "numgrad/reference.hpp"
 
 namespace numgrad::detail {
 namespace {
