@@ -39,12 +39,11 @@ std::string_view name(Isa i) {
   switch (i) {
     case Isa::none:
       return "none";
-    case Isa::sse2:
-      return "sse2";
-    case Isa::avx2:
-      return "avx2";
-    case Isa::avx512:
-      return "avx512";
+#define NUMGRAD_ISA_NAME(isa, runs_here) \
+  case Isa::isa:                         \
+    return #isa;
+      NUMGRAD_ISAS(NUMGRAD_ISA_NAME)
+#undef NUMGRAD_ISA_NAME
     case Isa::dispatch:
       return "dispatch";
   }

@@ -1,81 +1,71 @@
-// Which instruction sets this CPU runs, capped by NUMGRAD_ISA. Read once: the environment
-// of a running process does not change under it.
-#include "numgrad/isa.hpp"
-
+// Which instruction sets this CPU runs, capped by NUMGRAD_ISA, for the ISAs of
+// numgrad/isa_list.hpp. Read once: the environment of a running process does not change
+// under it.
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
 
+#include "numgrad/isa.hpp"
+
 namespace numgrad {
 namespace {
+
+#define NUMGRAD_ISA_ENTRY(name, runs_here) Isa::name,
+constexpr Isa kIsas[] = {NUMGRAD_ISAS(NUMGRAD_ISA_ENTRY)};
+#undef NUMGRAD_ISA_ENTRY
 
 bool cpu_has(Isa isa) {
   __builtin_cpu_init();
   switch (isa) {
-    case Isa::none:
-      return true;
-    case Isa::sse2:
-      return __builtin_cpu_supports("sse2");
-    case Isa::avx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case Isa::avx512:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
-    case Isa::dispatch:
-      return true;
+#define NUMGRAD_ISA_CASE(name, runs_here) \
+  case Isa::name:                         \
+    return runs_here;
+    NUMGRAD_ISAS(NUMGRAD_ISA_CASE)
+#undef NUMGRAD_ISA_CASE
+    default:
+      return true;  // none, dispatch
   }
-  return false;
 }
 
-int rank(Isa isa) {
-  switch (isa) {
-    case Isa::none:
-      return 0;
-    case Isa::sse2:
-      return 1;
-    case Isa::avx2:
-      return 2;
-    case Isa::avx512:
-      return 3;
-    case Isa::dispatch:
-      return 3;
-  }
-  return 0;
-}
-
-// Highest rank allowed by NUMGRAD_ISA (3 when unset).
-int cap() {
-  static const int value = [] {
+// The best ISA NUMGRAD_ISA allows (the last one when unset), by its rank in the list.
+Isa cap() {
+  static const Isa value = [] {
     const char* env = std::getenv("NUMGRAD_ISA");
-    if (env == nullptr || *env == '\0') return 3;
-    const std::string s = env;
-    if (s == "sse2") return 1;
-    if (s == "avx2") return 2;
-    if (s == "avx512") return 3;
-    return -1;
+    if (env == nullptr || *env == '\0') return std::end(kIsas)[-1];
+    for (Isa i : kIsas)
+      if (name(i) == env) return i;
+    return Isa::none;
   }();
-  if (value < 0)
+  if (value == Isa::none) {
+    std::string names;
+    for (Isa i : kIsas) names += (names.empty() ? "" : ", ") + std::string(name(i));
     throw std::invalid_argument("NUMGRAD_ISA='" + std::string(std::getenv("NUMGRAD_ISA")) +
-                                "' is not one of sse2, avx2, avx512");
+                                "' is not one of " + names);
+  }
   return value;
 }
 
 }  // namespace
 
 std::vector<Isa> compiled_isas() {
-  return {Isa::sse2, Isa::avx2, Isa::avx512};
+  return {std::begin(kIsas), std::end(kIsas)};
 }
 
 bool isa_available(Isa isa) {
-  if (isa == Isa::dispatch) return true;
-  return rank(isa) <= cap() && cpu_has(isa);
+  if (isa == Isa::none) return true;
+  if (isa == Isa::dispatch) return best_isa() != Isa::none;
+  return isa <= cap() && cpu_has(isa);
 }
 
 Isa best_isa() {
   Isa best = Isa::none;
-  for (Isa i : compiled_isas())
+  for (Isa i : kIsas)
     if (isa_available(i)) best = i;
   return best;
+}
+
+bool Kernel::is_supported() const {
+  return isa_available(isa);
 }
 
 }  // namespace numgrad

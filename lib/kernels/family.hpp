@@ -5,8 +5,6 @@
 #pragma once
 
 #include <cstddef>
-#include <string>
-#include <vector>
 
 #include "numgrad/kernel.hpp"
 
@@ -49,18 +47,5 @@ struct FamilyFns {
   ImplFns<float> f32acc64;
   ImplFns<double> f64;
 };
-
-// What the registry records about a family besides its functions.
-struct Traits {
-  std::string prefix;  // id prefix, e.g. "simd.avx512"
-  Axis axis = Axis::serial;
-  Isa isa = Isa::none;
-  bool deterministic = true;
-  bool (*supported)() = nullptr;
-};
-
-// Appends the nine entries of a family: {blackbox, residual, analytic} x {f32, f32acc64, f64},
-// with ids "<prefix>.<algorithm>.<types>".
-void add_family(std::vector<Kernel>& out, const FamilyFns& fns, const Traits& traits);
 
 }  // namespace numgrad::detail

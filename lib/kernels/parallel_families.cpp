@@ -6,11 +6,9 @@
 #include <type_traits>
 
 #include "parallel.hpp"
+#include "tables.hpp"
 
 namespace numgrad::detail {
-
-extern const OpsFamily scalar_ops, simd_sse2_ops, simd_avx2_ops, simd_avx512_ops;
-extern const FamilyFns scalar_family, simd_sse2_family, simd_avx2_family, simd_avx512_family;
 
 namespace {
 
@@ -56,21 +54,21 @@ struct Axes {
   static constexpr FamilyFns both = family_fns<Over<OverBoth, Ops, Serial>::template type>();
 };
 
+// The row of kParallelFamilies for one inner family.
+template <const OpsFamily& Ops, const FamilyFns& Serial>
+constexpr ParallelFamilies over(const char* inner, Isa isa) {
+  using A = Axes<Ops, Serial>;
+  return {inner, isa, &A::weights, &A::samples, &A::both};
+}
+
 }  // namespace
 
-// Exported as tbb_<axis>_<inner>_family; registry.cpp adds one line per family.
-#define NUMGRAD_TBB_FAMILIES(inner)                               \
-  extern constinit const FamilyFns tbb_weights_##inner##_family = \
-      Axes<inner##_ops, inner##_family>::weights;                 \
-  extern constinit const FamilyFns tbb_samples_##inner##_family = \
-      Axes<inner##_ops, inner##_family>::samples;                 \
-  extern constinit const FamilyFns tbb_both_##inner##_family =    \
-      Axes<inner##_ops, inner##_family>::both;
-
-NUMGRAD_TBB_FAMILIES(scalar)
-NUMGRAD_TBB_FAMILIES(simd_sse2)
-NUMGRAD_TBB_FAMILIES(simd_avx2)
-NUMGRAD_TBB_FAMILIES(simd_avx512)
-#undef NUMGRAD_TBB_FAMILIES
+#define NUMGRAD_PARALLEL_ROW(isa, runs_here) \
+  over<simd_##isa##_ops, simd_##isa##_family>("simd." #isa, Isa::isa),
+extern constinit const ParallelFamilies kParallelFamilies[] = {
+    over<scalar_ops, scalar_family>("scalar", Isa::none), NUMGRAD_ISAS(NUMGRAD_PARALLEL_ROW)};
+#undef NUMGRAD_PARALLEL_ROW
+extern constinit const std::size_t kParallelFamilyCount =
+    sizeof(kParallelFamilies) / sizeof(kParallelFamilies[0]);
 
 }  // namespace numgrad::detail

@@ -65,3 +65,10 @@ using ScalarSerial = Serial<ScalarOps<T, Acc>>;
 
 }  // namespace
 }  // namespace numgrad::detail
+
+// The table an autovec.<isa> unit exports (units/autovec_<isa>.cpp): the scalar source
+// compiled with that unit's flags, to show what the compiler's vectorizer makes of it.
+#define NUMGRAD_AUTOVEC_UNIT(isa)                                                       \
+  namespace numgrad::detail {                                                           \
+  extern constinit const FamilyFns autovec_##isa##_family = family_fns<ScalarSerial>(); \
+  }

@@ -1,25 +1,19 @@
 // simd.auto: every function forwards to the simd.<isa> table of the best ISA this CPU runs
 // under the NUMGRAD_ISA cap (best_isa()). The choice is made once, on first use, and kept in
 // a function-local static; a call then costs one indirect jump. Compiled without ISA flags.
-#include "family.hpp"
 #include "numgrad/isa.hpp"
+#include "tables.hpp"
 
 namespace numgrad::detail {
-
-extern const FamilyFns simd_sse2_family, simd_avx2_family, simd_avx512_family;
 
 namespace {
 
 const FamilyFns& best_simd_family() {
   static const FamilyFns& fns = []() -> const FamilyFns& {
-    switch (best_isa()) {
-      case Isa::avx512:
-        return simd_avx512_family;
-      case Isa::avx2:
-        return simd_avx2_family;
-      default:
-        return simd_sse2_family;
-    }
+    const Isa best = best_isa();
+    for (const IsaFamilies& f : kIsaFamilies)
+      if (f.isa == best) return *f.simd;
+    return *kIsaFamilies[0].simd;  // unreachable: simd.auto is unsupported without any ISA
   }();
   return fns;
 }
@@ -57,11 +51,5 @@ struct Forward {
 extern constinit const FamilyFns simd_auto_family = {Forward<float, &FamilyFns::f32>::table(),
                                                      Forward<float, &FamilyFns::f32acc64>::table(),
                                                      Forward<double, &FamilyFns::f64>::table()};
-
-// True when some simd.<isa> family runs here; throws std::invalid_argument for an unknown
-// NUMGRAD_ISA, so the error surfaces at the API boundary, not inside a kernel.
-bool simd_auto_supported() {
-  return best_isa() != Isa::none;
-}
 
 }  // namespace numgrad::detail

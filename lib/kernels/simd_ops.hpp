@@ -587,3 +587,11 @@ struct SimdOn {
 
 }  // namespace
 }  // namespace numgrad::detail
+
+// The two tables a simd.<isa> unit exports (units/simd_<isa>.cpp): this header instantiated for
+// the xsimd arch tag `arch`, compiled with that unit's flags. Only the tables leave the unit.
+#define NUMGRAD_SIMD_UNIT(isa, arch)                                                         \
+  namespace numgrad::detail {                                                                \
+  extern constinit const FamilyFns simd_##isa##_family = family_fns<SimdOn<arch>::Kernel>(); \
+  extern constinit const OpsFamily simd_##isa##_ops = ops_family<SimdOn<arch>::Ops>();       \
+  }

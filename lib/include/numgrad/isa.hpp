@@ -1,5 +1,5 @@
 // Instruction sets: which were compiled in, which this CPU runs, and the NUMGRAD_ISA cap
-// (sse2|avx2|avx512) that lets a user see how an older target would fare.
+// (one of the names in numgrad/isa_list.hpp) that lets a user see how an older target fares.
 #pragma once
 
 #include <vector>

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "numgrad/batch.hpp"
+#include "numgrad/isa_list.hpp"
 
 namespace numgrad {
 
@@ -17,8 +18,11 @@ namespace numgrad {
 enum class Algorithm { blackbox, residual, analytic };
 // What a parallel variant splits: nothing, coordinates j, rows i, or both (2-D blocks).
 enum class Axis { serial, weights, samples, both };
-// Instruction set a variant is built for; `dispatch` picks the best available at run time.
-enum class Isa { none, sse2, avx2, avx512, dispatch };
+// Instruction set a variant is built for (numgrad/isa_list.hpp, best last); `none` is baseline
+// code, `dispatch` picks the best available at run time.
+#define NUMGRAD_ISA_ENUMERATOR(name, runs_here) name,
+enum class Isa { none, NUMGRAD_ISAS(NUMGRAD_ISA_ENUMERATOR) dispatch };
+#undef NUMGRAD_ISA_ENUMERATOR
 
 std::string_view name(Algorithm a);
 std::string_view name(Axis a);
@@ -65,7 +69,6 @@ struct Kernel {
   Axis axis = Axis::serial;
   Isa isa = Isa::none;
   bool deterministic = true;  // bitwise identical across thread counts and repeats
-  bool (*supported)() = nullptr;
   SumDepths (*depths)(std::size_t b, std::size_t d) = nullptr;
   KernelFns<float> f32;
   KernelFns<double> f64;
@@ -77,7 +80,9 @@ struct Kernel {
     else
       return f64;
   }
-  bool is_supported() const { return supported == nullptr || supported(); }
+  // This CPU runs the kernel's ISA (under the NUMGRAD_ISA cap); throws std::invalid_argument
+  // for an unknown NUMGRAD_ISA.
+  bool is_supported() const;
 };
 
 // Unit roundoff of a type: 2^-24 for f32, 2^-53 for f64.

@@ -1,10 +1,5 @@
-// autovec.sse2: the scalar source compiled with this unit's sse2 flags (kernels/CMakeLists),
+// autovec.sse2: the scalar source compiled with this unit's sse2 flags (lib/CMakeLists.txt),
 // to show what the compiler's auto-vectorizer achieves beside the hand-written kernels.
 #include "kernels/scalar_ops.hpp"
 
-namespace numgrad::detail {
-
-extern constinit const FamilyFns autovec_sse2_family = family_fns<ScalarSerial>();
-extern constinit const OpsFamily autovec_sse2_ops = ops_family<ScalarOps>();
-
-}  // namespace numgrad::detail
+NUMGRAD_AUTOVEC_UNIT(sse2)
