@@ -18,6 +18,7 @@
 #include <tbb/task_arena.h>
 #include <tuple>
 
+#include "numgrad/check.hpp"
 #include "numgrad/reference.hpp"
 
 namespace numgrad::bench {
@@ -125,16 +126,6 @@ BatchView<T> check_slice(const BatchView<T>& batch) {
   return batch.rows <= rows ? batch : batch.rows_range(0, rows);
 }
 
-namespace {
-
-std::string format(const char* fmt, double a, double b, double c, double e) {
-  char buf[256];
-  std::snprintf(buf, sizeof buf, fmt, a, b, c, e);
-  return buf;
-}
-
-}  // namespace
-
 // The reference of a batch at w, computed once and shared by every kernel and peer checked on
 // it: the whole of a 1 GiB batch costs seconds in long double, one kernel pass milliseconds.
 // The addresses identify a batch of a cached dataset; bench_data empties this cache whenever
@@ -152,36 +143,18 @@ const Reference& shared_reference(const BatchView<T>& batch, std::span<const T> 
 template <class T>
 std::string check_loss_value(double got, const BatchView<T>& batch, std::span<const T> w, DType acc,
                              SumDepths depths) {
-  const Reference& ref = shared_reference(batch, w);
-  const double tol = loss_bound(ref, acc, depths);
-  const double err = std::abs(got - ref.loss);
-  if (err <= tol) return {};
-  return format("loss %.17g, reference %.17g: |error| %.3g exceeds the bound %.3g", got, ref.loss,
-                err, tol);
+  const ErrorCheck c = check_loss(got, shared_reference(batch, w), acc, depths);
+  return c.ok() ? std::string() : c.describe("loss ");
 }
 
 template <class T>
 std::string check_gradient_value(std::span<const double> got, const BatchView<T>& batch,
                                  std::span<const T> w, std::span<const T> h, DType acc,
                                  SumDepths depths) {
-  std::vector<double> want, bound;
-  if (h.empty()) {
-    const Reference ref = reference(batch, w);
-    want = ref.grad;
-    bound = gradient_bound(ref, acc, depths);
-  } else {
-    CentralReference c = central_reference(batch, w, h, acc, depths);
-    want = std::move(c.grad);
-    bound = std::move(c.bound);
-  }
-  for (std::size_t j = 0; j < want.size(); ++j) {
-    const double err = std::abs(got[j] - want[j]);
-    if (!(err <= bound[j]))
-      return "g[" + std::to_string(j) + "] " +
-             format("%.17g, reference %.17g: |error| %.3g exceeds the bound %.3g", got[j], want[j],
-                    err, bound[j]);
-  }
-  return {};
+  const Reference ref = reference(batch, w);
+  const ErrorCheck c = h.empty() ? check_analytic(got, ref, acc, depths)
+                                 : check_central<T>(got, batch, w, h, ref, acc, depths);
+  return c.ok() ? std::string() : c.describe("g[" + std::to_string(c.worst) + "] ");
 }
 
 template BatchView<float> check_slice(const BatchView<float>&);

@@ -92,13 +92,10 @@ int run(const Kernel& k, const ProblemSpec& spec, const Options& opts, Exec exec
     std::fill(h.begin(), h.end(), static_cast<T>(r.h));
     // Only steps that move every w_j both ways and stay finite are a central difference.
     bool moves = std::isfinite(static_cast<T>(r.h)) && static_cast<T>(r.h) > 0;
-    for (std::size_t j = 0; j < d && moves; ++j) {
-      const T wp = p.w[j] + h[j], wm = p.w[j] - h[j];
-      moves = wp > wm && std::isfinite(wp) && std::isfinite(wm);
-    }
+    for (std::size_t j = 0; j < d && moves; ++j) moves = step_moves(p.w[j], h[j]);
     if (moves) {
       gradient<T>(k, B, p.w, h, g, exec);
-      const CentralReference cr = central_reference<T>(B, p.w, h, k.acc, depths);
+      const CentralReference cr = central_reference<T>(B, p.w, h, ref, k.acc, depths);
       double ca = 0, fa = 0, cb = 0;
       bool forward_ok = true;
       for (std::size_t j = 0; j < d; ++j) {

@@ -11,58 +11,52 @@
 #include <regex>
 
 #include "cli.hpp"
+#include "numgrad/check.hpp"
 #include "numgrad/reference.hpp"
 #include "numgrad/registry.hpp"
 
 namespace numgrad::cli {
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
-// An error over its bound, the one way every ratio column is computed. A bound is exactly 0
-// where the rounding it allows for has nothing to act on (an all-zero feature column, an exact
-// fit), and a right kernel then has error 0: that passes (not 0/0 = NaN). A nonzero error against a
-// zero bound, or a non-finite error, is +inf, so it fails; no ratio is ever NaN, which every
-// comparison (and std::max) would silently let through.
-double ratio(double err, double bnd) {
-  if (!std::isfinite(err)) return kInf;
-  if (err == 0) return 0;
-  if (!(bnd > 0)) return kInf;  // 0 < err against a zero (or NaN) bound
-  return err / bnd;
-}
-
-// acc = max(acc, v), but a NaN v makes acc +inf instead of vanishing as std::max lets it.
-void keep_worst(double& acc, double v) {
-  if (std::isnan(v))
-    acc = kInf;
-  else
-    acc = std::max(acc, v);
-}
-
+// One kernel's row: the checks of numgrad/check.hpp, or the exception its call threw.
 struct Row {
   const Kernel* k = nullptr;
-  double loss_abs = 0, loss_rel = 0, loss_ratio = 0;
-  double grad_abs = 0, grad_ratio = 0;
-  double cd_abs = 0, cd_rel = 0, cd_bound_ratio = 0, cd_tol_ratio = 0;
-  std::size_t worst_j = 0;
-  std::string error;   // an exception from the kernel call, if any
-  std::string reason;  // why a ratio is +inf (a non-finite result, a zero bound), if one is
-  bool pass() const {
-    return error.empty() && loss_ratio <= 1 && grad_ratio <= 1 && cd_bound_ratio <= 1 &&
-           cd_tol_ratio <= 1;
+  KernelCheck check;
+  double loss_rel = 0, cd_rel = 0;  // the loss error over |L|, the cd error over max_j |g*_j|
+  std::string error;                // an exception from the kernel call, if any
+  bool pass() const { return error.empty() && check.ok(); }
+  // The coordinate of the larger of the two central-difference ratios.
+  std::size_t worst_j() const {
+    return check.central.ratio >= check.step.ratio ? check.central.worst : check.step.worst;
   }
   std::string verdict() const {
     if (!error.empty()) return "FAIL(error)";
     if (pass()) return "PASS";
     std::string s;
-    auto add = [&](bool bad, const char* what) {
-      if (bad) s += (s.empty() ? "" : ",") + std::string(what);
+    auto add = [&](const ErrorCheck& c, const char* what) {
+      if (!c.ok()) s += (s.empty() ? "" : ",") + std::string(what);
     };
-    add(loss_ratio > 1, "loss");
-    add(grad_ratio > 1, "grad");
-    add(cd_bound_ratio > 1, "cd/bnd");
-    add(cd_tol_ratio > 1, "cd/tol");
+    add(check.loss, "loss");
+    add(check.analytic, "grad");
+    add(check.central, "cd/bnd");
+    add(check.step, "cd/tol");
     return "FAIL(" + s + ")";
+  }
+  // Why the first failing ratio is +inf (a non-finite result, or an error where the bound is
+  // 0), stated below the table: FAIL(loss) alone would not say which.
+  std::string reason() const {
+    const std::pair<const ErrorCheck*, std::string> checks[] = {
+        {&check.loss, "loss"},
+        {&check.analytic, "analytic_gradient[" + std::to_string(check.analytic.worst) + "]"},
+        {&check.central, "gradient[" + std::to_string(check.central.worst) + "]"},
+        {&check.step, "gradient[" + std::to_string(check.step.worst) + "]"}};
+    for (const auto& [c, what] : checks) {
+      if (!std::isinf(c->ratio)) continue;
+      if (!std::isfinite(c->got))
+        return "non-finite " + what + " (" + (std::isnan(c->got) ? "nan" : fmt(c->got)) + ")";
+      return what + " error " + fmt(c->error) + " against a bound of " + fmt(c->bound);
+    }
+    return "";
   }
 };
 
@@ -72,95 +66,30 @@ struct Prepared {
   Problem<T> p;
   std::vector<T> h;
   Reference ref;
-  std::vector<double> curvature;  // c_j = (2/b) sum_i x_ij^2, the second derivative along e_j
-  double grad_scale = 0;          // max_j |g*_j|, the denominator of relative errors
+  double grad_scale = 0;  // max_j |g*_j|, the denominator of relative errors
 };
 
 template <class T>
 Prepared<T> prepare(const ProblemSpec& spec, const StepPolicy& policy) {
-  Prepared<T> s{make_problem<T>(spec), {}, {}, {}, 0};
+  Prepared<T> s{make_problem<T>(spec), {}, {}, 0};
   const BatchView<T>& B = s.p.batch;
   s.h.resize(B.d);
   make_steps<T>(policy, B, s.p.w, s.h);
   s.ref = reference<T>(B, s.p.w);
-  std::vector<long double> c(B.d, 0.0L);
-  for (std::size_t i = 0; i < B.rows; ++i)
-    for (std::size_t j = 0; j < B.d; ++j)
-      c[j] += static_cast<long double>(B.row(i)[j]) * B.row(i)[j];
-  for (long double v : c) s.curvature.push_back(static_cast<double>(2 * v / B.rows));
   for (double g : s.ref.grad) s.grad_scale = std::max(s.grad_scale, std::abs(g));
   return s;
 }
 
 template <class T>
-Row check_kernel(const Kernel& k, const Prepared<T>& s, Exec exec) {
+Row check_row(const Kernel& k, const Prepared<T>& s, Exec exec) {
   Row row;
   row.k = &k;
-  const BatchView<T>& B = s.p.batch;
-  const std::size_t d = B.d;
-  const std::span<const T> w(s.p.w), h(s.h);
   try {
-    const SumDepths depths = k.depths(B.rows, d);
-    // The first reason a ratio is +inf (a non-finite result, or an error where the bound is
-    // 0), stated once below the table: FAIL(loss) alone would not say which.
-    auto explain = [&](double r, const std::string& what, double result, double err, double bnd) {
-      if (!std::isinf(r) || !row.reason.empty()) return;
-      if (!std::isfinite(result))
-        row.reason = "non-finite " + what + " (" + (std::isnan(result) ? "nan" : fmt(result)) + ")";
-      else
-        row.reason = what + " error " + fmt(err) + " against a bound of " + fmt(bnd);
-    };
-    const double L = loss<T>(k, B, w, exec);
-    keep_worst(row.loss_abs, std::abs(L - s.ref.loss));
-    row.loss_rel = s.ref.loss != 0 ? row.loss_abs / std::abs(s.ref.loss) : row.loss_abs;
-    const double loss_bnd = loss_bound(s.ref, k.acc, depths);
-    row.loss_ratio = ratio(row.loss_abs, loss_bnd);
-    explain(row.loss_ratio, "loss", L, row.loss_abs, loss_bnd);
-
-    const std::vector<double> tau = gradient_bound(s.ref, k.acc, depths);
-    std::vector<double> ga(d), g(d);
-    analytic_gradient<T>(k, B, w, ga, exec);
-    gradient<T>(k, B, w, h, g, exec);
-    CentralReference cr;
-    if (k.algorithm != Algorithm::analytic) cr = central_reference<T>(B, w, h, k.acc, depths);
-    const double u_storage = unit_roundoff(dtype_of<T>);
-    double worst = -1;
-    for (std::size_t j = 0; j < d; ++j) {
-      const std::string at = "[" + std::to_string(j) + "]";
-      const double ga_err = std::abs(ga[j] - s.ref.grad[j]);
-      keep_worst(row.grad_abs, ga_err);
-      const double grad_ratio = ratio(ga_err, tau[j]);
-      explain(grad_ratio, "analytic_gradient" + at, ga[j], ga_err, tau[j]);
-      row.grad_ratio = std::max(row.grad_ratio, grad_ratio);
-      const double err = std::abs(g[j] - s.ref.grad[j]);
-      keep_worst(row.cd_abs, err);
-      double bound_ratio, tol_ratio;
-      if (k.algorithm == Algorithm::analytic) {
-        // gradient() is the analytic gradient here: both checks use its bound.
-        bound_ratio = tol_ratio = ratio(err, tau[j]);
-        explain(bound_ratio, "gradient" + at, g[j], err, tau[j]);
-      } else {
-        // Kernel check: against the exact difference quotient at the points actually
-        // evaluated, with that quotient's own bound.
-        const double q_err = std::abs(g[j] - cr.grad[j]);
-        bound_ratio = ratio(q_err, cr.bound[j]);
-        explain(bound_ratio, "gradient" + at, g[j], q_err, cr.bound[j]);
-        // Policy check: against the exact gradient, allowing what the analytic gradient of
-        // this kernel may err plus the rounding of w_j +- h_j to T (it moves the midpoint
-        // by at most u_T (|w_j| + h_j), which costs c_j times that).
-        const double storage =
-            s.curvature[j] * u_storage * (std::abs(static_cast<double>(w[j])) + h[j]);
-        tol_ratio = ratio(err, tau[j] + storage);
-        explain(tol_ratio, "gradient" + at, g[j], err, tau[j] + storage);
-      }
-      row.cd_bound_ratio = std::max(row.cd_bound_ratio, bound_ratio);
-      row.cd_tol_ratio = std::max(row.cd_tol_ratio, tol_ratio);
-      if (std::max(bound_ratio, tol_ratio) > worst) {
-        worst = std::max(bound_ratio, tol_ratio);
-        row.worst_j = j;
-      }
-    }
-    row.cd_rel = s.grad_scale > 0 ? row.cd_abs / s.grad_scale : row.cd_abs;
+    row.check = check_kernel<T>(k, s.p.batch, s.p.w, s.h, s.ref, exec);
+    const double cd_abs = row.check.step.max_error;  // |g_j - g*_j|, whichever algorithm
+    row.loss_rel = s.ref.loss != 0 ? row.check.loss.max_error / std::abs(s.ref.loss)
+                                   : row.check.loss.max_error;
+    row.cd_rel = s.grad_scale > 0 ? cd_abs / s.grad_scale : cd_abs;
   } catch (const std::exception& e) {
     row.error = e.what();
   }
@@ -251,54 +180,68 @@ constexpr std::string_view kDescription =
     "error) and the best step is on the scale of the data.\n"
     "Exit status: 0 all pass, 1 a row or the determinism check fails, 2 bad input.";
 
-}  // namespace
+// What one `numgrad verify` run was asked to do.
+struct Settings {
+  ProblemSpec problem;
+  StepPolicy policy;
+  std::string dtype, pattern, json;
+  Exec exec;
+  int repeats = 3;
+};
 
-int cmd_verify(int argc, char** argv) {
-  const std::vector<OptionSpec> spec_list = specs();
-  const Options opts("verify", spec_list, argc, argv);
-  if (opts.help()) {
-    print_help(std::cout, "numgrad verify [options]", kDescription, spec_list);
-    return kExitOk;
-  }
-  const ProblemSpec problem = problem_spec(opts);
-  const StepPolicy policy = step_policy(opts);
-  const std::string dtype = opts.str("dtype", "all");
-  if (dtype != "f32" && dtype != "f64" && dtype != "all")
-    throw UsageError("option --dtype: '" + dtype + "' is not one of f32, f64, all");
-  const Exec exec{threads_option(opts)};
-  const int repeats = static_cast<int>(opts.size("repeats", 3));
-  const std::string json = output_option(opts, "json", {".json"}, true);
+Settings read_settings(const Options& opts) {
+  Settings s{problem_spec(opts),
+             step_policy(opts),
+             opts.str("dtype", "all"),
+             opts.str("kernels", ""),
+             output_option(opts, "json", {".json"}, true),
+             Exec{threads_option(opts)},
+             static_cast<int>(opts.size("repeats", 3))};
+  if (s.dtype != "f32" && s.dtype != "f64" && s.dtype != "all")
+    throw UsageError("option --dtype: '" + s.dtype + "' is not one of f32, f64, all");
+  return s;
+}
+
+std::vector<const Kernel*> select_kernels(const Settings& s) {
   std::regex filter;
-  const std::string pattern = opts.str("kernels", "");
   try {
-    filter = std::regex(pattern);
+    filter = std::regex(s.pattern);
   } catch (const std::regex_error& e) {
-    throw UsageError("option --kernels: '" + pattern + "' is not a valid regular expression (" +
+    throw UsageError("option --kernels: '" + s.pattern + "' is not a valid regular expression (" +
                      e.what() + ")");
   }
-
   std::vector<const Kernel*> selected;
-  for (const Kernel& k : registry()) {
-    if (!k.is_supported() || !std::regex_search(k.id, filter)) continue;
-    if (dtype != "all" && name(k.elem) != dtype) continue;
-    selected.push_back(&k);
-  }
+  for (const Kernel& k : registry())
+    if (k.is_supported() && std::regex_search(k.id, filter) &&
+        (s.dtype == "all" || name(k.elem) == s.dtype))
+      selected.push_back(&k);
   if (selected.empty())
-    throw UsageError("no supported kernel matches --kernels '" + pattern + "'" +
-                     (dtype != "all" ? " with --dtype " + dtype : std::string()) +
+    throw UsageError("no supported kernel matches --kernels '" + s.pattern + "'" +
+                     (s.dtype != "all" ? " with --dtype " + s.dtype : std::string()) +
                      "; 'numgrad info' lists them");
+  return selected;
+}
 
-  // Build each element type's problem only when a selected kernel needs it.
-  std::optional<Prepared<float>> p32;
-  std::optional<Prepared<double>> p64;
+// Each element type's problem, built only when a selected kernel needs it.
+struct Problems {
+  std::optional<Prepared<float>> f32;
+  std::optional<Prepared<double>> f64;
+};
+
+Problems prepare_problems(const Settings& s, const std::vector<const Kernel*>& selected) {
+  Problems p;
   for (const Kernel* k : selected) {
-    if (k->elem == DType::f32 && !p32) p32 = prepare<float>(problem, policy);
-    if (k->elem == DType::f64 && !p64) p64 = prepare<double>(problem, policy);
+    if (k->elem == DType::f32 && !p.f32) p.f32 = prepare<float>(s.problem, s.policy);
+    if (k->elem == DType::f64 && !p.f64) p.f64 = prepare<double>(s.problem, s.policy);
   }
+  return p;
+}
 
-  std::cout << "problem: " << problem.describe() << "\n"
-            << "step: " << to_string(policy)
-            << ", threads: " << (exec.threads == 0 ? default_thread_count() : exec.threads) << "\n";
+void print_problems(const Settings& s, const Problems& p) {
+  std::cout << "problem: " << s.problem.describe() << "\n"
+            << "step: " << to_string(s.policy)
+            << ", threads: " << (s.exec.threads == 0 ? default_thread_count() : s.exec.threads)
+            << "\n";
   auto print_steps = [](const char* t, const auto& prep) {
     double lo = std::numeric_limits<double>::infinity(), hi = 0;
     for (auto v : prep.h) lo = std::min<double>(lo, v), hi = std::max<double>(hi, v);
@@ -306,23 +249,22 @@ int cmd_verify(int argc, char** argv) {
               << fmt(prep.grad_scale, 6) << ", steps h_j in [" << fmt(lo) << ", " << fmt(hi)
               << "]\n";
   };
-  if (p32) print_steps("f32 problem", *p32);
-  if (p64) print_steps("f64 problem", *p64);
+  if (p.f32) print_steps("f32 problem", *p.f32);
+  if (p.f64) print_steps("f64 problem", *p.f64);
   std::cout << "\n";
+}
 
-  std::vector<Row> rows;
-  for (const Kernel* k : selected)
-    rows.push_back(k->elem == DType::f32 ? check_kernel<float>(*k, *p32, exec)
-                                         : check_kernel<double>(*k, *p64, exec));
-
+// The table of every row and the failures' reasons; returns the failed rows.
+std::vector<const Row*> print_rows(const std::vector<Row>& rows) {
   Table table({"kernel", "loss abs", "loss rel", "loss/bnd", "grad abs", "grad/bnd", "cd abs",
                "cd rel", "cd/bnd", "cd/tol", "worst j", "result"});
   std::vector<const Row*> failed;
   for (const Row& r : rows) {
-    table.row({r.k->id, fmt(r.loss_abs, 2), fmt(r.loss_rel, 2), fmt(r.loss_ratio, 2),
-               fmt(r.grad_abs, 2), fmt(r.grad_ratio, 2), fmt(r.cd_abs, 2), fmt(r.cd_rel, 2),
-               fmt(r.cd_bound_ratio, 2), fmt(r.cd_tol_ratio, 2), std::to_string(r.worst_j),
-               r.verdict()});
+    const KernelCheck& c = r.check;
+    table.row({r.k->id, fmt(c.loss.max_error, 2), fmt(r.loss_rel, 2), fmt(c.loss.ratio, 2),
+               fmt(c.analytic.max_error, 2), fmt(c.analytic.ratio, 2), fmt(c.step.max_error, 2),
+               fmt(r.cd_rel, 2), fmt(c.central.ratio, 2), fmt(c.step.ratio, 2),
+               std::to_string(r.worst_j()), r.verdict()});
     if (!r.pass()) failed.push_back(&r);
   }
   table.print(std::cout);
@@ -331,97 +273,130 @@ int cmd_verify(int argc, char** argv) {
          "section 3 bound; cd/tol: a policy check, not a bound of the central difference:\n"
          "its error vs the exact gradient over the analytic gradient's bound + the storage\n"
          "rounding of w_j +- h_j. <= 1 passes.\n";
-  for (const Row* r : failed) {
-    if (!r->error.empty())
-      std::cout << r->k->id << ": " << r->error << "\n";
-    else if (!r->reason.empty())
-      std::cout << r->k->id << ": " << r->reason << "\n";
-  }
+  for (const Row* r : failed)
+    if (const std::string why = r->error.empty() ? r->reason() : r->error; !why.empty())
+      std::cout << r->k->id << ": " << why << "\n";
   std::cout << rows.size() - failed.size() << " of " << rows.size() << " kernels pass\n";
+  return failed;
+}
 
-  // Determinism: only parallel kernels that promise it (serial ones are trivially so).
+// Only parallel kernels that promise determinism (serial ones are trivially so).
+std::vector<Determinism> check_all_determinism(const std::vector<const Kernel*>& selected,
+                                               const Problems& p, int repeats) {
   std::vector<Determinism> det;
-  for (const Kernel* k : selected) {
-    if (!k->deterministic || k->axis == Axis::serial) continue;
-    det.push_back(k->elem == DType::f32 ? check_determinism<float>(*k, *p32, repeats)
-                                        : check_determinism<double>(*k, *p64, repeats));
-  }
+  for (const Kernel* k : selected)
+    if (k->deterministic && k->axis != Axis::serial)
+      det.push_back(k->elem == DType::f32 ? check_determinism<float>(*k, *p.f32, repeats)
+                                          : check_determinism<double>(*k, *p.f64, repeats));
+  return det;
+}
+
+void print_determinism(const std::vector<Determinism>& det, int repeats) {
   std::cout << "\ndeterminism (threads 1,2,3,4,8 x " << repeats << " repeats, bitwise):\n";
   if (det.empty()) {
     std::cout << "  no parallel deterministic kernel selected; nothing to check\n";
-  } else {
-    // Only the failures get a line each: a pass is the same sentence for every kernel.
-    std::size_t identical = 0;
-    for (const Determinism& x : det) {
-      if (x.mismatch.empty())
-        ++identical;
-      else
-        std::cout << "  FAIL " << x.k->id << ": " << x.mismatch << "\n";
-    }
-    std::cout << "  " << identical << " of " << det.size() << " parallel deterministic kernels "
-              << "identical across " << (det.front().runs) << " runs each\n";
+    return;
   }
+  // Only the failures get a line each: a pass is the same sentence for every kernel.
+  std::size_t identical = 0;
+  for (const Determinism& x : det) {
+    if (x.mismatch.empty())
+      ++identical;
+    else
+      std::cout << "  FAIL " << x.k->id << ": " << x.mismatch << "\n";
+  }
+  std::cout << "  " << identical << " of " << det.size() << " parallel deterministic kernels "
+            << "identical across " << (det.front().runs) << " runs each\n";
+}
+
+// The command that reruns just the failed kernels, with the same options.
+void print_rerun(const Options& opts, const std::vector<OptionSpec>& spec_list,
+                 const std::vector<std::string>& rerun) {
+  std::string command = "numgrad verify";
+  for (const auto& [name, value] : opts.given()) {
+    if (name == "kernels" || name == "json") continue;
+    const bool flag = std::any_of(spec_list.begin(), spec_list.end(), [&](const OptionSpec& s) {
+      return s.name == name && s.value.empty();
+    });
+    command += " --" + name + (flag ? "" : " " + shell_quote(value));
+  }
+  std::string alternatives;
+  for (const std::string& id : rerun) {
+    std::string escaped;
+    for (char c : id) escaped += c == '.' ? std::string("\\.") : std::string(1, c);
+    alternatives += (alternatives.empty() ? "" : "|") + escaped;
+  }
+  command += " --kernels " + shell_quote("^(" + alternatives + ")$");
+  std::cout << "\nFAILED: " << rerun.size() << " kernel(s). Rerun just them with:\n  " << command
+            << "\n";
+}
+
+void write_json(const Settings& s, const std::vector<Row>& rows,
+                const std::vector<Determinism>& det, bool pass) {
+  write_output(s.json, [&](std::ostream& out) {
+    Json j(out);
+    j.begin_object().value("command", "verify").value("problem", s.problem.describe());
+    j.value("step", to_string(s.policy)).value("threads", s.exec.threads);
+    j.begin_array("kernels");
+    for (const Row& r : rows) {
+      const KernelCheck& c = r.check;
+      j.begin_object()
+          .value("id", r.k->id)
+          .value("loss_abs", c.loss.max_error)
+          .value("loss_rel", r.loss_rel)
+          .value("loss_ratio", c.loss.ratio)
+          .value("grad_abs", c.analytic.max_error)
+          .value("grad_ratio", c.analytic.ratio)
+          .value("cd_abs", c.step.max_error)
+          .value("cd_rel", r.cd_rel)
+          .value("cd_bound_ratio", c.central.ratio)
+          .value("cd_tol_ratio", c.step.ratio)
+          .value("worst_j", r.worst_j())
+          .value("pass", r.pass());
+      if (!r.error.empty()) j.value("error", r.error);
+      if (const std::string why = r.reason(); !why.empty() && r.error.empty())
+        j.value("reason", why);
+      j.end_object();
+    }
+    j.end_array().begin_array("determinism");
+    for (const Determinism& x : det) {
+      j.begin_object().value("id", x.k->id).value("runs", x.runs).value("pass", x.mismatch.empty());
+      if (!x.mismatch.empty()) j.value("mismatch", x.mismatch);
+      j.end_object();
+    }
+    j.end_array().value("pass", pass).end_object();
+  });
+}
+
+}  // namespace
+
+// Select -> prepare -> check -> print -> determinism -> rerun command -> JSON.
+int cmd_verify(int argc, char** argv) {
+  const std::vector<OptionSpec> spec_list = specs();
+  const Options opts("verify", spec_list, argc, argv);
+  if (opts.help()) {
+    print_help(std::cout, "numgrad verify [options]", kDescription, spec_list);
+    return kExitOk;
+  }
+  const Settings settings = read_settings(opts);
+  const std::vector<const Kernel*> selected = select_kernels(settings);
+  const Problems problems = prepare_problems(settings, selected);
+  print_problems(settings, problems);
+
+  std::vector<Row> rows;
+  for (const Kernel* k : selected)
+    rows.push_back(k->elem == DType::f32 ? check_row<float>(*k, *problems.f32, settings.exec)
+                                         : check_row<double>(*k, *problems.f64, settings.exec));
+  const std::vector<const Row*> failed = print_rows(rows);
+  const std::vector<Determinism> det = check_all_determinism(selected, problems, settings.repeats);
+  print_determinism(det, settings.repeats);
 
   std::vector<std::string> rerun;
   for (const Row* r : failed) rerun.push_back(r->k->id);
   for (const Determinism& x : det)
     if (!x.mismatch.empty()) rerun.push_back(x.k->id);
-  if (!rerun.empty()) {
-    std::string command = "numgrad verify";
-    for (const auto& [name, value] : opts.given()) {
-      if (name == "kernels" || name == "json") continue;
-      const bool flag = std::any_of(spec_list.begin(), spec_list.end(), [&](const OptionSpec& s) {
-        return s.name == name && s.value.empty();
-      });
-      command += " --" + name + (flag ? "" : " " + shell_quote(value));
-    }
-    std::string alternatives;
-    for (const std::string& id : rerun) {
-      std::string escaped;
-      for (char c : id) escaped += c == '.' ? std::string("\\.") : std::string(1, c);
-      alternatives += (alternatives.empty() ? "" : "|") + escaped;
-    }
-    command += " --kernels " + shell_quote("^(" + alternatives + ")$");
-    std::cout << "\nFAILED: " << rerun.size() << " kernel(s). Rerun just them with:\n  " << command
-              << "\n";
-  }
-
-  if (!json.empty()) {
-    write_output(json, [&](std::ostream& out) {
-      Json j(out);
-      j.begin_object().value("command", "verify").value("problem", problem.describe());
-      j.value("step", to_string(policy)).value("threads", exec.threads);
-      j.begin_array("kernels");
-      for (const Row& r : rows) {
-        j.begin_object()
-            .value("id", r.k->id)
-            .value("loss_abs", r.loss_abs)
-            .value("loss_rel", r.loss_rel)
-            .value("loss_ratio", r.loss_ratio)
-            .value("grad_abs", r.grad_abs)
-            .value("grad_ratio", r.grad_ratio)
-            .value("cd_abs", r.cd_abs)
-            .value("cd_rel", r.cd_rel)
-            .value("cd_bound_ratio", r.cd_bound_ratio)
-            .value("cd_tol_ratio", r.cd_tol_ratio)
-            .value("worst_j", r.worst_j)
-            .value("pass", r.pass());
-        if (!r.error.empty()) j.value("error", r.error);
-        if (!r.reason.empty()) j.value("reason", r.reason);
-        j.end_object();
-      }
-      j.end_array().begin_array("determinism");
-      for (const Determinism& x : det) {
-        j.begin_object()
-            .value("id", x.k->id)
-            .value("runs", x.runs)
-            .value("pass", x.mismatch.empty());
-        if (!x.mismatch.empty()) j.value("mismatch", x.mismatch);
-        j.end_object();
-      }
-      j.end_array().value("pass", rerun.empty()).end_object();
-    });
-  }
+  if (!rerun.empty()) print_rerun(opts, spec_list, rerun);
+  if (!settings.json.empty()) write_json(settings, rows, det, rerun.empty());
   return rerun.empty() ? kExitOk : kExitFailed;
 }
 

@@ -1,5 +1,6 @@
 // Shared helpers for the kernel tests: the list of registered kernel ids as a gtest
-// parameter source, and a dataset buffer with a chosen misalignment and leading dimension.
+// parameter source, a dataset buffer with a chosen misalignment and leading dimension, and
+// the expectations a numgrad/check.hpp result must meet.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "numgrad/check.hpp"
 #include "numgrad/registry.hpp"
 
 namespace numgrad::testing {
@@ -50,5 +52,18 @@ struct Layout {
   T& y(std::size_t i) { return ybuf[offset + i]; }
   BatchView<T> view() const { return {xbuf.data() + offset, ybuf.data() + offset, b, d, ld}; }
 };
+
+// An ErrorCheck within its bound; on failure the message names the worst coordinate.
+inline void expect_within(const ErrorCheck& c, const std::string& what) {
+  EXPECT_TRUE(c.ok()) << c.describe(what + "[" + std::to_string(c.worst) + "] ");
+}
+
+// A kernel's loss, analytic gradient and gradient each within its bound (the step policy
+// check of verify is not asked: the tests choose their steps for other reasons).
+inline void expect_within_bounds(const KernelCheck& c) {
+  expect_within(c.loss, "loss");
+  expect_within(c.analytic, "analytic");
+  expect_within(c.central, "gradient");
+}
 
 }  // namespace numgrad::testing

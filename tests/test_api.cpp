@@ -194,7 +194,8 @@ TEST(Reference, ExactOnDyadicData) {
   EXPECT_EQ(ref.abs_term, 2.5 * 3.5 + 3);
   // Central reference with symmetric exact steps equals the analytic gradient.
   std::vector<float> h{0.25f, 0.5f};
-  const CentralReference c = central_reference<float>(B, w, h, DType::f32, sequential_depths(2, 2));
+  const CentralReference c = central_reference<float>(B, w, h, reference<float>(B, w), DType::f32,
+                                                      sequential_depths(2, 2));
   EXPECT_EQ(c.grad, ref.grad);
 }
 

@@ -56,29 +56,7 @@ void check_problem(const Kernel& k, const Problem& p) {
 
   SCOPED_TRACE(::testing::Message() << k.id << " case=" << static_cast<int>(p.kind) << " n=" << p.n
                                     << " d=" << p.d << " seed=" << p.seed);
-  const SumDepths depths = k.depths(p.n, p.d);
-  const Reference ref = reference<T>(B, w);
-
-  const double L = loss<T>(k, B, w);
-  EXPECT_LE(std::abs(L - ref.loss), loss_bound(ref, k.acc, depths))
-      << "loss " << L << " reference " << ref.loss;
-
-  std::vector<double> ga(p.d), g(p.d);
-  analytic_gradient<T>(k, B, w, ga);
-  const std::vector<double> tau = gradient_bound(ref, k.acc, depths);
-  for (std::size_t j = 0; j < p.d; ++j)
-    EXPECT_LE(std::abs(ga[j] - ref.grad[j]), tau[j]) << "analytic j=" << j;
-
-  gradient<T>(k, B, w, h, g);
-  if (k.algorithm == Algorithm::analytic) {
-    for (std::size_t j = 0; j < p.d; ++j)
-      EXPECT_LE(std::abs(g[j] - ref.grad[j]), tau[j]) << "gradient j=" << j;
-  } else {
-    const CentralReference c = central_reference<T>(B, w, h, k.acc, depths);
-    for (std::size_t j = 0; j < p.d; ++j)
-      EXPECT_LE(std::abs(g[j] - c.grad[j]), c.bound[j])
-          << "central j=" << j << " h=" << h[j] << " got " << g[j] << " exact " << c.grad[j];
-  }
+  expect_within_bounds(check_kernel<T>(k, B, w, h, reference<T>(B, w)));
 }
 
 class Bounds : public ::testing::TestWithParam<std::string> {};
@@ -115,8 +93,8 @@ TEST_P(AchievedStep, DenominatorIsTheStepAchievedInT) {
   std::vector<float> w(spec.d, 1.0f), h(spec.d, 1.5f * 0x1p-23f);
   std::vector<double> g(spec.d);
   gradient<float>(k, data.all(), w, h, g);
-  const CentralReference c =
-      central_reference<float>(data.all(), w, h, k.acc, k.depths(spec.n, spec.d));
+  const CentralReference c = central_reference<float>(
+      data.all(), w, h, reference<float>(data.all(), w), k.acc, k.depths(spec.n, spec.d));
   for (std::size_t j = 0; j < spec.d; ++j) {
     ASSERT_EQ(static_cast<double>(w[j] + h[j]) - static_cast<double>(w[j] - h[j]), 7 * 0x1p-24);
     ASSERT_LT(c.bound[j], std::abs(c.grad[j]) / 60) << "bound too loose to tell 2h apart, j=" << j;

@@ -54,20 +54,7 @@ void check_within_bounds(const Kernel& k, std::size_t b, std::size_t d, std::siz
                << k.id << " b=" << b << " d=" << d << " ld=" << ld << " seed=" << seed);
   Problem<T> p(b, d, ld, 1, seed);
   const BatchView<T> B = p.L.view();
-  const SumDepths depths = k.depths(b, d);
-  const Reference ref = reference<T>(B, p.w);
-  const double L = loss<T>(k, B, p.w);
-  EXPECT_LE(std::abs(L - ref.loss), loss_bound(ref, k.acc, depths));
-  std::vector<double> ga(d), g(d);
-  analytic_gradient<T>(k, B, p.w, ga);
-  const std::vector<double> tau = gradient_bound(ref, k.acc, depths);
-  for (std::size_t j = 0; j < d; ++j)
-    EXPECT_LE(std::abs(ga[j] - ref.grad[j]), tau[j]) << "analytic j=" << j;
-  if (k.algorithm == Algorithm::analytic) return;
-  gradient<T>(k, B, p.w, p.h, g);
-  const CentralReference c = central_reference<T>(B, p.w, p.h, k.acc, depths);
-  for (std::size_t j = 0; j < d; ++j)
-    EXPECT_LE(std::abs(g[j] - c.grad[j]), c.bound[j]) << "central j=" << j;
+  expect_within_bounds(check_kernel<T>(k, B, p.w, p.h, reference<T>(B, p.w)));
 }
 
 class SimdShortRows : public ::testing::TestWithParam<std::string> {};

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "data/text.hpp"
 #include "error_test_util.hpp"
 #include "numgrad/data.hpp"
-#include "data/text.hpp"
 
 namespace numgrad {
 namespace {

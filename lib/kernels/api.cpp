@@ -117,8 +117,7 @@ void check_steps(std::span<const T> w, std::span<const T> h, std::size_t d) {
   for (std::size_t j = 0; j < d; ++j) {
     if (!(h[j] > 0) || !std::isfinite(h[j]))
       fail("h[" + str(j) + "]=" + str(h[j]) + ": a step must be positive and finite");
-    const T wp = w[j] + h[j], wm = w[j] - h[j];
-    if (!(wp > wm) || !std::isfinite(wp) || !std::isfinite(wm))
+    if (!step_moves(w[j], h[j]))
       fail("h[" + str(j) + "]=" + str(h[j]) + " does not move w[" + str(j) + "]=" + str(w[j]) +
            " in " + std::string(name(dtype_of<T>)));
   }

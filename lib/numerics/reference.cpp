@@ -39,7 +39,7 @@ Reference reference(const BatchView<T>& B, std::span<const T> w) {
   const std::size_t d = B.d;
   Reference ref;
   Neumaier loss, abs_term;
-  std::vector<Neumaier> grad(d), gabs(d), gdata(d);
+  std::vector<Neumaier> grad(d), gabs(d), gdata(d), curv(d);
   for (std::size_t i = 0; i < B.rows; ++i) {
     const T* x = B.row(i);
     Neumaier pred;
@@ -58,6 +58,7 @@ Reference reference(const BatchView<T>& B, std::span<const T> w) {
       grad[j].add(xj * r);
       gabs[j].add(std::fabs(xj * r));
       gdata[j].add(std::fabs(xj) * s);
+      curv[j].add(xj * xj);
     }
   }
   const Real b = static_cast<Real>(B.rows);
@@ -66,8 +67,10 @@ Reference reference(const BatchView<T>& B, std::span<const T> w) {
   ref.grad.resize(d);
   ref.grad_abs.resize(d);
   ref.grad_data.resize(d);
+  ref.curvature.resize(d);
   for (std::size_t j = 0; j < d; ++j) {
     ref.grad[j] = static_cast<double>(2 * grad[j].value() / b);
+    ref.curvature[j] = static_cast<double>(2 * curv[j].value() / b);
     ref.grad_abs[j] = static_cast<double>(2 * gabs[j].value() / b);
     ref.grad_data[j] = static_cast<double>(2 * gdata[j].value() / b);
   }
@@ -91,17 +94,9 @@ std::vector<double> gradient_bound(const Reference& ref, DType acc, SumDepths de
 
 template <class T>
 CentralReference central_reference(const BatchView<T>& B, std::span<const T> w,
-                                   std::span<const T> h, DType acc, SumDepths depths,
-                                   double kappa) {
-  const Reference ref = reference(B, w);
+                                   std::span<const T> h, const Reference& ref, DType acc,
+                                   SumDepths depths, double kappa) {
   const std::size_t d = B.d;
-  // c_j = (2/b) sum_i x_ij^2: the curvature of L along e_j.
-  std::vector<Neumaier> curv(d);
-  for (std::size_t i = 0; i < B.rows; ++i)
-    for (std::size_t j = 0; j < d; ++j) {
-      const Real xj = B.row(i)[j];
-      curv[j].add(xj * xj);
-    }
   const double u = unit_roundoff(acc);
   const double gs = gamma(depths.batch, u), gr = gamma(depths.features, u);
   CentralReference out;
@@ -109,7 +104,7 @@ CentralReference central_reference(const BatchView<T>& B, std::span<const T> w,
   out.bound.resize(d);
   for (std::size_t j = 0; j < d; ++j) {
     const T wp = static_cast<T>(w[j] + h[j]), wm = static_cast<T>(w[j] - h[j]);
-    const Real c = 2 * curv[j].value() / static_cast<Real>(B.rows);
+    const Real c = ref.curvature[j];
     // L is quadratic: (L(w+) - L(w-)) / (w+ - w-) is exactly the derivative at the midpoint.
     const Real shift = (static_cast<Real>(wp) + static_cast<Real>(wm)) / 2 - w[j];
     const Real g = ref.grad[j] + c * shift;
@@ -132,11 +127,11 @@ CentralReference central_reference(const BatchView<T>& B, std::span<const T> w,
 template Reference reference<float>(const BatchView<float>&, std::span<const float>);
 template Reference reference<double>(const BatchView<double>&, std::span<const double>);
 template CentralReference central_reference<float>(const BatchView<float>&, std::span<const float>,
-                                                   std::span<const float>, DType, SumDepths,
-                                                   double);
+                                                   std::span<const float>, const Reference&, DType,
+                                                   SumDepths, double);
 template CentralReference central_reference<double>(const BatchView<double>&,
                                                     std::span<const double>,
-                                                    std::span<const double>, DType, SumDepths,
-                                                    double);
+                                                    std::span<const double>, const Reference&,
+                                                    DType, SumDepths, double);
 
 }  // namespace numgrad

@@ -119,10 +119,8 @@ bool fits(double v) {
 // step is nonzero (what the validated gradient() checks per call).
 template <class T>
 bool steps_move(const std::vector<T>& w, const std::vector<T>& h) {
-  for (std::size_t j = 0; j < w.size(); ++j) {
-    const T wp = w[j] + h[j], wm = w[j] - h[j];
-    if (!(wp > wm) || !std::isfinite(wp) || !std::isfinite(wm)) return false;
-  }
+  for (std::size_t j = 0; j < w.size(); ++j)
+    if (!step_moves(w[j], h[j])) return false;
   return true;
 }
 

@@ -3,6 +3,7 @@
 // boundary: they validate once and then call the entry's unchecked functions.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <span>
 #include <string>
@@ -84,6 +85,15 @@ struct Kernel {
   // for an unknown NUMGRAD_ISA.
   bool is_supported() const;
 };
+
+// True when w + h and w - h are two different finite numbers of type T: the achieved step
+// (w + h) - (w - h) is then nonzero and the central difference's quotient means something.
+// The validated gradient() requires it of every coordinate.
+template <class T>
+bool step_moves(T w, T h) {
+  const T wp = w + h, wm = w - h;
+  return wp > wm && std::isfinite(wp) && std::isfinite(wm);
+}
 
 // Unit roundoff of a type: 2^-24 for f32, 2^-53 for f64.
 constexpr double unit_roundoff(DType t) {

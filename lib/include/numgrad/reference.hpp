@@ -19,6 +19,7 @@ struct Reference {
   std::vector<double> grad;       // analytic gradient (2/b) X^T r
   std::vector<double> grad_abs;   // G_j = (2/b) sum_i |x_ij| |r_i|
   std::vector<double> grad_data;  // T_j = (2/b) sum_i |x_ij| S_i
+  std::vector<double> curvature;  // c_j = (2/b) sum_i x_ij^2, the second derivative along e_j
 };
 
 template <class T>
@@ -26,9 +27,9 @@ Reference reference(const BatchView<T>& batch, std::span<const T> w);
 
 // The exact central difference at the points the kernel really evaluates: w_j +- h_j rounded
 // to T. Because L is quadratic this is the analytic gradient at the midpoint of the two
-// rounded points, so it is computed in closed form, not by differencing. `central_bound`
-// receives, per coordinate, tau_L(w+) + tau_L(w-) before division (the caller supplies the
-// depths), or is left untouched when null.
+// rounded points, so it is computed in closed form from `ref` = reference(batch, w), not by
+// differencing; `bound` is the docs/design.md §3.3 bound of a kernel with the given
+// accumulator and depths.
 struct CentralReference {
   std::vector<double> grad;   // exact (L(w+) - L(w-)) / (w+ - w-)
   std::vector<double> bound;  // docs/design.md §3.3 bound of a kernel with the given depths
@@ -36,8 +37,8 @@ struct CentralReference {
 
 template <class T>
 CentralReference central_reference(const BatchView<T>& batch, std::span<const T> w,
-                                   std::span<const T> h, DType acc, SumDepths depths,
-                                   double kappa = 2.0);
+                                   std::span<const T> h, const Reference& ref, DType acc,
+                                   SumDepths depths, double kappa = 2.0);
 
 // gamma_n = n u / (1 - n u)
 double gamma(double n, double u);
