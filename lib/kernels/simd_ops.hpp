@@ -64,8 +64,9 @@ struct SimdOps {
 
   // --- Primitives --------------------------------------------------------------------------
 
-  // xsimd 8.1 has no FMA kernel for avx512f (its generic x*y+z is not contracted under
-  // -std=c++20), so that arch calls the intrinsics; the others take xsimd's (sse2: mul + add).
+  // xsimd 8.1 has no avx512f FMA kernel of its own: the intrinsics make the fused operation
+  // explicit for that arch rather than leave it to how xsimd's generic path compiles (with
+  // these flags it does emit vfmadd). The others take xsimd's (sse2: mul + add).
   static V fma(const V& a, const V& b, const V& c) {
     if constexpr (kAvx512 && std::is_same_v<Acc, float>)
       return _mm512_fmadd_ps(a, b, c);
