@@ -9,6 +9,7 @@
 // - Exact: a dyadic problem big enough to go parallel whose every partial sum is exact in f32,
 //   so each thread count must give the integer-derived answer bitwise (test_exact.cpp covers
 //   the small shapes, which all run serially).
+// - Samples equals serial: tbb.samples.<inner> at any thread count gives <inner>'s bits.
 // - Thread-count errors: Exec::threads out of range, NUMGRAD_THREADS not a count.
 #include <bit>
 #include <cstdint>
@@ -243,6 +244,32 @@ TEST_P(Parallel, ExactAboveSerialThreshold) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Registry, Parallel, ::testing::ValuesIn(parallel_ids()), param_name);
+
+// tbb.samples.<inner> cuts the serial kernel's own row chunks (tiled.hpp), so at every thread
+// count it computes the serial kernel's numbers, bitwise, split or not.
+class SamplesEqualsSerial : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SamplesEqualsSerial, BitwiseAtEveryThreadCount) {
+  const Kernel& k = find_kernel(GetParam());
+  NUMGRAD_SKIP_UNSUPPORTED(k);
+  const Kernel& serial = find_kernel(k.id.substr(std::string("tbb.samples.").size()));
+  for_type(k, [&](auto t) {
+    using T = decltype(t);
+    for (const Shape& s : {kSplit[0], kSplit[1], kSmall}) {
+      const Problem<T> p = make_problem<T>(s, 3000 + s.b);
+      const Result want = run_kernel<T>(serial, p.data.all(), p.w, p.h, 1, s.blackbox);
+      for (int threads : {1, 2, 3})
+        expect_same_bits(want, run_kernel<T>(k, p.data.all(), p.w, p.h, threads, s.blackbox),
+                         "b=" + std::to_string(s.b) + " threads=" + std::to_string(threads));
+    }
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, SamplesEqualsSerial,
+                         ::testing::ValuesIn(kernel_ids([](const Kernel& k) {
+                           return k.axis == Axis::samples;
+                         })),
+                         param_name);
 
 // --- Thread counts --------------------------------------------------------------------------
 

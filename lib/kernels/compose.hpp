@@ -110,9 +110,10 @@ void blackbox_sums(const BatchView<T>& rows, const T* w, const Steps<T, Acc>& s,
   }
 }
 
-// The serial composition: the whole batch as one row range, all d coordinates at once.
+// The whole batch as one row range, all d coordinates at once: what one tile of Tiled<>
+// (tiled.hpp) computes, and so what the serial kernel computes for a batch of one chunk.
 template <class Ops>
-struct Serial {
+struct Whole {
   using T = typename Ops::value_type;
   using Acc = typename Ops::acc_type;
 

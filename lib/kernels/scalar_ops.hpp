@@ -7,7 +7,7 @@
 
 #include <cstddef>
 
-#include "compose.hpp"
+#include "tiled.hpp"
 
 namespace numgrad::detail {
 namespace {

@@ -23,7 +23,7 @@
 #include <xsimd/xsimd.hpp>
 #pragma GCC diagnostic pop
 
-#include "compose.hpp"
+#include "tiled.hpp"
 
 namespace numgrad::detail {
 namespace {

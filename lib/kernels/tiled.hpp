@@ -1,0 +1,297 @@
+// The row-chunked composition of an Ops type, free of oneTBB so that the per-ISA units can
+// instantiate it: the fixed chunk grid of a batch (it depends on b and d only, never on the
+// thread count), per-chunk partial sums joined in chunk order, and Tiled<>, which runs the
+// three algorithms over (row chunk) x (coordinate block) tiles with an executor chosen by its
+// Runner. Serial<Ops> is Tiled in order on the calling thread; parallel.hpp runs the same tiles
+// on oneTBB arenas. Everything sits in an unnamed namespace (docs/design.md §5).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+#include "compose.hpp"
+
+namespace numgrad::detail {
+namespace {
+
+// Elements of X per row chunk. 2^14 is 64 KiB of f32: a chunk stays in L2 while a task makes
+// its passes over it (2 for residual, 2d for blackbox), and any batch with b*d <= 2^14 is one
+// chunk, i.e. exactly the serial kernel.
+constexpr std::size_t kChunkElems = std::size_t{1} << 14;
+// Chunks are whole multiples of 16 rows (every SIMD width divides it, so only the batch's last
+// chunk has a tail) and there are at most 256 of them: enough tasks to balance 16 threads, and
+// the partial arrays (2 x chunks x d accumulators) stay small.
+constexpr std::size_t kRowUnit = 16;
+constexpr std::size_t kMaxChunks = 256;
+// Coordinates per block: 16 keeps every block's sums on their own 64-byte lines (the inner
+// kernels accumulate into them in place, so neighbouring tasks must not share a line).
+constexpr std::size_t kColUnit = 16;
+constexpr std::size_t div_up(std::size_t a, std::size_t b) {
+  return (a + b - 1) / b;
+}
+constexpr std::size_t round_up_to(std::size_t a, std::size_t unit) {
+  return div_up(a, unit) * unit;
+}
+
+// A batch of at most kChunkElems elements is one chunk and one block for every wrapper, i.e.
+// the serial kernel. Tested first, with a multiply, because computing the plans takes several
+// integer divisions: tens of nanoseconds, a visible share of a call on a tiny batch.
+template <class T>
+bool one_tile(const BatchView<T>& B) {
+  return B.rows * B.d <= kChunkElems;
+}
+
+// A split of b rows into `count` chunks of `size` rows (the last may be shorter). It depends on
+// the problem only (b and the task width), never on the thread count: that, and joining the
+// chunks' sums in chunk order, is what makes results bitwise identical for every thread count.
+struct RowChunks {
+  std::size_t rows, size, count;
+  std::size_t first(std::size_t k) const { return k * size; }
+  template <class T>
+  BatchView<T> chunk(const BatchView<T>& B, std::size_t k) const {
+    return B.rows_range(k * size, std::min(rows, (k + 1) * size));
+  }
+};
+
+// Chunks of about kChunkElems elements when each task covers `width` coordinates of a row.
+constexpr RowChunks row_chunks(std::size_t b, std::size_t width) {
+  std::size_t size = round_up_to(std::max(kRowUnit, div_up(kChunkElems, width)), kRowUnit);
+  if (div_up(b, size) > kMaxChunks) size = round_up_to(div_up(b, kMaxChunks), kRowUnit);
+  return {b, size, div_up(b, size)};
+}
+
+// Coordinate blocks [blk * width, min(d, (blk + 1) * width)).
+struct ColBlocks {
+  std::size_t d, width, count;
+  std::size_t j0(std::size_t blk) const { return blk * width; }
+  std::size_t j1(std::size_t blk) const { return std::min(d, (blk + 1) * width); }
+};
+constexpr ColBlocks col_blocks(std::size_t d, std::size_t width) {
+  return {d, width, div_up(d, width)};
+}
+
+// Depths of a row split: the inner kernel's over one chunk, plus the in-order join of the chunk
+// partials (count - 1 more additions on the way to the total; docs/design.md §3.4).
+template <class Ops>
+SumDepths chunked_depths(const RowChunks& rc, std::size_t d) {
+  if (rc.count == 1) return Ops::depths(rc.rows, d);
+  const SumDepths inner = Ops::depths(rc.size, d);
+  return {inner.batch + static_cast<double>(rc.count - 1), inner.features};
+}
+
+// Executors: ex(n, body) calls body(lo, hi) on subranges covering [0, n). Every index does the
+// same arithmetic whichever executor runs it and however the range is cut, so the choice
+// between them changes the speed only.
+struct InOrder {
+  template <class F>
+  void operator()(std::size_t n, const F& body) const {
+    if (n > 0) body(0, n);
+  }
+};
+// Per-chunk partial arrays in the calling thread's kSlotParallel scratch, each row 64-byte
+// aligned: `sets` arrays (plus and minus, or one gradient) of `count` rows of d accumulators.
+template <class Acc>
+struct Partials {
+  Acc* base;
+  std::size_t stride, count;
+  Acc* row(std::size_t set, std::size_t k) const { return base + (set * count + k) * stride; }
+};
+template <class Acc>
+Partials<Acc> partials(std::size_t sets, std::size_t count, std::size_t d) {
+  const std::size_t stride = align64(d * sizeof(Acc)) / sizeof(Acc);
+  if (count == 1) return {nullptr, stride, 1};  // the tiles write the outputs directly
+  return {static_cast<Acc*>(scratch_bytes(kSlotParallel, sets * count * stride * sizeof(Acc))),
+          stride, count};
+}
+
+// out[j] = row 0 + row 1 + ... of one set, in chunk order, for j in [j0, j1).
+template <class Acc>
+void join_chunks(const Partials<Acc>& p, std::size_t set, std::size_t j0, std::size_t j1,
+                 Acc* out) {
+  const Acc* first = p.row(set, 0);
+  for (std::size_t j = j0; j < j1; ++j) out[j] = first[j];
+  for (std::size_t k = 1; k < p.count; ++k) {
+    const Acc* part = p.row(set, k);
+    for (std::size_t j = j0; j < j1; ++j) out[j] += part[j];
+  }
+}
+
+template <class Ex, class Acc>
+void join_sets(const Ex& ex, const Partials<Acc>& p, std::size_t sets, std::size_t d,
+               Acc* const* out) {
+  const ColBlocks cb = col_blocks(d, kColUnit);
+  ex(cb.count, [&](std::size_t lo, std::size_t hi) {
+    for (std::size_t s = 0; s < sets; ++s) join_chunks(p, s, cb.j0(lo), cb.j1(hi - 1), out[s]);
+  });
+}
+
+// r over the fixed row chunks (one inner call per chunk, so r does not depend on the executor
+// even for an inner kernel whose rounding depends on where a row range starts).
+template <class Ops, class Ex, class T, class Acc>
+void chunked_residuals(const Ex& ex, const RowChunks& rc, const BatchView<T>& B, const T* w,
+                       Acc* r) {
+  ex(rc.count, [&](std::size_t lo, std::size_t hi) {
+    for (std::size_t k = lo; k < hi; ++k) Ops::residuals(rc.chunk(B, k), w, r + rc.first(k));
+  });
+}
+
+// Tiles of (row chunk) x (coordinate block), written once for the serial kernels and both
+// row-splitting parallel variants (the Runner decides where the tiles run):
+//   Serial (InOrderRunner below): chunks of about kChunkElems elements of whole rows, one block
+//     of all d coordinates, in order on the calling thread. Every pass an algorithm makes over
+//     a chunk after the first is served from cache, so a batch larger than the cache is read
+//     from memory once, and the sums over rows are a chunk deep plus the join.
+//   OverSamples (parallel.hpp): the same chunks as tasks, so the same numbers.
+//   OverBoth (parallel.hpp): chunks sized for a kBothCols-wide tile, so taller and fewer than
+//     OverSamples' when d is large (fewer partials to join), and coordinate blocks that give
+//     tasks to spare when b is small.
+// Partials are joined in chunk order. A batch of one chunk and one block is exactly
+// Small = Whole<Ops>, the whole batch at once; with one chunk the tiles write the outputs
+// directly.
+template <class Ops, class Small, std::size_t PlanCols, std::size_t BlockCols,
+          std::size_t BlackboxCols, class Runner>
+struct Tiled {
+  using T = typename Ops::value_type;
+  using Acc = typename Ops::acc_type;
+
+  static RowChunks plan(std::size_t b, std::size_t d) {
+    return row_chunks(b, std::min(d, PlanCols));
+  }
+  // Coordinate blocks of the residual-based tiles: `cols` wide, widened so that a tile covers
+  // at least kChunkElems elements of X (a small batch is then one tile: the serial kernel).
+  static ColBlocks blocks(const RowChunks& rc, std::size_t d) {
+    const std::size_t rows = std::min(rc.rows, rc.size);
+    const std::size_t width = std::min(d, std::max(BlockCols, div_up(kChunkElems, rows)));
+    return col_blocks(d, round_up_to(width, kColUnit));
+  }
+  // Where the partial sums of chunk k go: straight to the output when there is one chunk.
+  static Acc* target(const Partials<Acc>& p, Acc* const* out, std::size_t set, std::size_t k) {
+    return p.count == 1 ? out[set] : p.row(set, k);
+  }
+
+  // The loss has no coordinates: it is the sum of the chunk partials.
+  static double loss(const BatchView<T>& B, const T* w, const Exec& e) {
+    if (one_tile(B)) return Small::loss(B, w, e);
+    const RowChunks rc = plan(B.rows, B.d);
+    if (rc.count == 1) return Small::loss(B, w, e);
+    Acc* part = static_cast<Acc*>(scratch_bytes(kSlotParallel, rc.count * sizeof(Acc)));
+    Runner::run(e, 1.0 * B.rows * B.d, [&](const auto& ex) {
+      ex(rc.count, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t k = lo; k < hi; ++k) part[k] = Ops::loss_sum(rc.chunk(B, k), w);
+      });
+    });
+    Acc sum = part[0];
+    for (std::size_t k = 1; k < rc.count; ++k) sum += part[k];
+    return static_cast<double>(sum) / static_cast<double>(B.rows);
+  }
+  static void blackbox(const BatchView<T>& B, const T* w, const T* h, double* g, const Exec& e) {
+    const std::size_t d = B.d;
+    if (one_tile(B) && 2.0 * d * B.rows * d < Runner::kSplitElems) return Small::blackbox(B, w, h, g, e);
+    const RowChunks rc = plan(B.rows, d);
+    const ColBlocks cb = col_blocks(d, std::min(d, BlackboxCols));
+    // With one chunk every coordinate's sums are the serial kernel's, however they are cut.
+    if (rc.count == 1 && (cb.count == 1 || 2.0 * d * B.rows * d < Runner::kSplitElems))
+      return Small::blackbox(B, w, h, g, e);
+    const auto s = prepare_steps<T, Acc>(w, h, d);
+    const Partials<Acc> p = partials<Acc>(2, rc.count, d);
+    Acc* const out[2] = {sum_arrays<Acc>(d), second_array(sum_arrays<Acc>(d), d)};
+    Runner::run(e, 2.0 * d * B.rows * d, [&](const auto& ex) {
+      ex(rc.count * cb.count, [&](std::size_t lo, std::size_t hi) {
+        T* wbuf = weights_copy(w, d);
+        for (std::size_t t = lo; t < hi; ++t) {
+          const std::size_t k = t / cb.count, blk = t % cb.count;
+          blackbox_sums<Ops>(rc.chunk(B, k), w, s, cb.j0(blk), cb.j1(blk), wbuf,
+                             target(p, out, 0, k), target(p, out, 1, k));
+        }
+      });
+      if (rc.count > 1) join_sets(ex, p, 2, d, out);
+    });
+    finish_central(B.rows, s, out[0], out[1], d, g);
+  }
+  static void residual(const BatchView<T>& B, const T* w, const T* h, double* g, const Exec& e) {
+    if (one_tile(B)) return Small::residual(B, w, h, g, e);
+    const std::size_t d = B.d;
+    const RowChunks rc = plan(B.rows, d);
+    const ColBlocks cb = blocks(rc, d);
+    if (rc.count == 1 && cb.count == 1) return Small::residual(B, w, h, g, e);
+    const auto s = prepare_steps<T, Acc>(w, h, d);
+    Acc* r = residual_buffer<Acc>(B.rows);
+    const Partials<Acc> p = partials<Acc>(2, rc.count, d);
+    Acc* const out[2] = {sum_arrays<Acc>(d), second_array(sum_arrays<Acc>(d), d)};
+    Runner::run(e, 1.0 * B.rows * d, [&](const auto& ex) {
+      tiles(ex, rc, cb, B, w, r,
+            [&](const BatchView<T>& rows, const Acc* rk, std::size_t k, std::size_t j0,
+                std::size_t j1) {
+              Ops::perturbed_sums(rows, rk, s.dp, s.dm, j0, j1, target(p, out, 0, k),
+                                  target(p, out, 1, k));
+            });
+      if (rc.count > 1) join_sets(ex, p, 2, d, out);
+    });
+    finish_central(B.rows, s, out[0], out[1], d, g);
+  }
+  static void analytic(const BatchView<T>& B, const T* w, double* g, const Exec& e) {
+    if (one_tile(B)) return Small::analytic(B, w, g, e);
+    const std::size_t d = B.d;
+    const RowChunks rc = plan(B.rows, d);
+    const ColBlocks cb = blocks(rc, d);
+    if (rc.count == 1 && cb.count == 1) return Small::analytic(B, w, g, e);
+    Acc* r = residual_buffer<Acc>(B.rows);
+    const Partials<Acc> p = partials<Acc>(1, rc.count, d);
+    Acc* out[1] = {sum_arrays<Acc>(d)};
+    Runner::run(e, 1.0 * B.rows * d, [&](const auto& ex) {
+      tiles(ex, rc, cb, B, w, r,
+            [&](const BatchView<T>& rows, const Acc* rk, std::size_t k, std::size_t j0,
+                std::size_t j1) { Ops::gradient_sums(rows, rk, j0, j1, target(p, out, 0, k)); });
+      if (rc.count > 1) join_sets(ex, p, 1, d, out);
+    });
+    finish_analytic(B.rows, out[0], d, g);
+  }
+  static SumDepths depths(std::size_t b, std::size_t d) {
+    return chunked_depths<Ops>(plan(b, d), d);
+  }
+
+  // The residual-based algorithms: r of each chunk, then sums(rows, r, k, j0, j1) per tile.
+  // With one block per chunk both happen in one task, while the chunk is still in cache (the
+  // serial kernel streams X twice); otherwise the residuals are a phase of their own.
+  template <class Ex, class Sums>
+  static void tiles(const Ex& ex, const RowChunks& rc, const ColBlocks& cb, const BatchView<T>& B,
+                    const T* w, Acc* r, const Sums& sums) {
+    if (cb.count == 1) {
+      ex(rc.count, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t k = lo; k < hi; ++k) {
+          const BatchView<T> rows = rc.chunk(B, k);
+          Acc* rk = r + rc.first(k);
+          Ops::residuals(rows, w, rk);
+          sums(rows, rk, k, 0, B.d);
+        }
+      });
+      return;
+    }
+    chunked_residuals<Ops>(ex, rc, B, w, r);
+    ex(rc.count * cb.count, [&](std::size_t lo, std::size_t hi) {
+      for (std::size_t t = lo; t < hi; ++t) {
+        const std::size_t k = t / cb.count, blk = t % cb.count;
+        sums(rc.chunk(B, k), r + rc.first(k), k, cb.j0(blk), cb.j1(blk));
+      }
+    });
+  }
+};
+
+constexpr std::size_t kAllCols = ~std::size_t{0};
+
+// Every tile on the calling thread, in order. (A Runner's kSplitElems is the work below which
+// a batch of one chunk is not worth cutting into coordinate blocks: never, in order.)
+struct InOrderRunner {
+  static constexpr double kSplitElems = 1e300;
+  template <class Phases>
+  static void run(const Exec&, double, const Phases& phases) {
+    phases(InOrder{});
+  }
+};
+
+// The serial kernel of an Ops type: its row chunks in order (see Tiled).
+template <class Ops>
+using Serial = Tiled<Ops, Whole<Ops>, kAllCols, kAllCols, kAllCols, InOrderRunner>;
+
+}  // namespace
+}  // namespace numgrad::detail
