@@ -165,6 +165,29 @@ void analytic_gradient(const Kernel& k, const BatchView<T>& batch, std::span<con
 }
 
 template <class T>
+void gradient_auto(const Kernel& k, const BatchView<T>& batch, std::span<const T> w, std::span<T> h,
+                   std::span<double> g, Exec exec) {
+  check_kernel<T>(k);
+  check_exec(exec);
+  check_batch(batch);
+  check_weights(w, batch.d);
+  check_length<T>("h", h, batch.d);
+  check_length<T>("g", g, batch.d);
+  k.fns<T>().gradient_auto(batch, w.data(), h.data(), g.data(), exec);
+}
+
+template <class T>
+void data_aware_steps(const Kernel& k, const BatchView<T>& batch, std::span<const T> w,
+                      std::span<T> h, Exec exec) {
+  check_kernel<T>(k);
+  check_exec(exec);
+  check_batch(batch);
+  check_weights(w, batch.d);
+  check_length<T>("h", h, batch.d);
+  k.fns<T>().steps(batch, w.data(), h.data(), exec);
+}
+
+template <class T>
 std::string find_non_finite(const BatchView<T>& b) {
   check_batch(b);
   for (std::size_t i = 0; i < b.rows; ++i) {
@@ -181,6 +204,10 @@ std::string find_non_finite(const BatchView<T>& b) {
                             std::span<const T>, std::span<double>, Exec);                    \
   template void analytic_gradient<T>(const Kernel&, const BatchView<T>&, std::span<const T>, \
                                      std::span<double>, Exec);                               \
+  template void gradient_auto<T>(const Kernel&, const BatchView<T>&, std::span<const T>,     \
+                                 std::span<T>, std::span<double>, Exec);                     \
+  template void data_aware_steps<T>(const Kernel&, const BatchView<T>&, std::span<const T>,  \
+                                    std::span<T>, Exec);                                     \
   template std::string find_non_finite<T>(const BatchView<T>&);
 NUMGRAD_INSTANTIATE(float)
 NUMGRAD_INSTANTIATE(double)

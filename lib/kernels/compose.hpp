@@ -10,13 +10,18 @@
 //   static void perturbed_sums(rows, r, dp, dm, j0, j1, plus, minus)
 //               plus_j = sum_i (r_i + dp_j x_ij)^2, minus_j = sum_i (r_i - dm_j x_ij)^2
 //   static void gradient_sums(rows, r, j0, j1, out) out_j = sum_i x_ij r_i
+//   static void square_sums(rows, r, j0, j1, out)   out_j = sum_i x_ij^2 (r: the rows'
+//               residuals, which a kernel may read for its layout but not for the values)
 //   static SumDepths depths(b, d)                  its summation depths (docs/design.md §3.4)
 // Sums over [j0, j1) overwrite out[j0..j1) (absolute indices), so a parallel wrapper can
 // give each row chunk its own partial array and join the partials in index order.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "family.hpp"
@@ -95,6 +100,89 @@ T* weights_copy(const T* w, std::size_t d) {
   return wbuf;
 }
 
+// --- Data-aware steps (docs/design.md §3.1) --------------------------------------------------
+
+// The rounding error of a + b in T, exactly (Knuth's TwoSum): a + b = fl(a + b) + error.
+template <class T>
+T sum_error(T a, T b) {
+  const T s = a + b, bv = s - a;
+  return (a - (s - bv)) + (b - bv);
+}
+
+// How far the midpoint of the points the kernel really evaluates, fl(w + h) and fl(w - h),
+// lies from w: 0 when both are exact. (A power of two of at least ulp(w) still rounds when
+// w + h lands in the next binade up.)
+template <class T>
+double midpoint_shift(T w, T h) {
+  return -(static_cast<double>(sum_error(w, h)) + static_cast<double>(sum_error(w, T(-h)))) / 2;
+}
+
+// The data-aware step of one coordinate. With r2 = sum_i r_i^2 and col2 = sum_i x_ij^2, the
+// central difference of this quadratic errs by about u (r2 + h^2 col2) / (b h) from the
+// rounding of the two losses (u: a unit roundoff), smallest at h = sqrt(r2 / col2), plus
+// c_j |shift| from evaluating at a shifted midpoint (c_j = 2 col2 / b). Powers of two (those
+// that move w and stay in [lo, hi]) are scored by that sum, outward from the optimum until the
+// rounding term alone exceeds the best score, and the best kept: near the fit (small r2) the
+// shift dominates and the step is one whose both ends are exact; far from it a nearer inexact
+// step can be better.
+template <class T>
+T data_aware_step(T w, double r2, double col2, double b, double u, double lo, double hi) {
+  const int e = static_cast<int>(std::lround(std::log2(std::clamp(std::sqrt(r2 / col2), lo, hi))));
+  T best = static_cast<T>(std::ldexp(1.0, e));
+  double best_err = std::numeric_limits<double>::infinity();
+  for (int k = 0; k <= 128; ++k) {
+    bool useful = false;
+    for (int sign : {-1, 1}) {
+      if (k == 0 && sign > 0) continue;
+      const double hd = std::ldexp(1.0, e + sign * k);
+      const double rounding = u * (r2 + hd * hd * col2) / (b * hd);
+      if (hd < lo || hd > hi || !(rounding < best_err)) continue;
+      useful = true;
+      const T h = static_cast<T>(hd);
+      if (!step_moves(w, h)) continue;
+      const double err = rounding + 2 * col2 / b * std::abs(midpoint_shift(w, h));
+      if (err < best_err) best = h, best_err = err;
+    }
+    if (!useful && k > 0) break;
+  }
+  return best;
+}
+
+// The data-aware steps of every coordinate from the batch's sums (r2 = sum_i r_i^2, col2_j =
+// sum_i x_ij^2 over b rows; docs/design.md §3.1). An exact fit or an all-zero column makes
+// every step equally good: the generic relative rule's magnitude then, so the step still
+// moves w_j. Steps stay between two units in the last place of w_j and max(T) / 4.
+template <class T, class Acc>
+void finish_steps(const T* w, double r2, const Acc* col2, std::size_t d, std::size_t b, T* h) {
+  // The rounding is scored at the unit roundoff of T, not of the accumulator: the data and w
+  // live in T, and one set of steps then serves every kernel of that type (an f32acc64
+  // kernel's losses round far less, but its midpoint shifts as much as an f32 kernel's).
+  constexpr double eps = std::numeric_limits<T>::epsilon();
+  const double u = eps / 2;
+  const double hi = static_cast<double>(std::numeric_limits<T>::max()) / 4;
+  for (std::size_t j = 0; j < d; ++j) {
+    const double wj = std::abs(static_cast<double>(w[j]));
+    const double lo =
+        2 * std::exp2(std::ceil(std::log2(std::max(
+                std::max(wj, 1e-300) * eps, static_cast<double>(std::numeric_limits<T>::min())))));
+    double c2 = static_cast<double>(col2[j]), rr = r2;
+    if (!(rr > 0 && c2 > 0 && std::isfinite(rr / c2))) {
+      const double v = std::cbrt(eps) * std::max(1.0, wj);  // score only the shift
+      rr = v * v, c2 = 1;
+    }
+    h[j] = data_aware_step(w[j], rr, c2, static_cast<double>(b), u, lo, hi);
+  }
+}
+
+// sum_i r_i^2 in index order, in double (the sums of a step are not the kernel's result: any
+// order would do, this one is the same for every executor).
+template <class Acc>
+double squared_norm(const Acc* r, std::size_t n) {
+  double s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(r[i]) * static_cast<double>(r[i]);
+  return s;
+}
+
 // Blackbox central difference on a row range: each perturbed loss is a full evaluation of
 // the model at w +- h_j e_j, 2 (j1 - j0) loss passes. `wbuf` holds a copy of w and is
 // restored before returning.
@@ -143,13 +231,31 @@ struct Whole {
     Ops::gradient_sums(B, r, 0, B.d, sums);
     finish_analytic(B.rows, sums, B.d, g);
   }
+  // The steps' sums leave r in the residual buffer, where residual_auto reuses it.
+  static void steps(const BatchView<T>& B, const T* w, T* h, const Exec&) {
+    Acc* r = residual_buffer<Acc>(B.rows);
+    Ops::residuals(B, w, r);
+    Acc* col2 = sum_arrays<Acc>(B.d);
+    Ops::square_sums(B, r, 0, B.d, col2);
+    finish_steps(w, squared_norm(r, B.rows), col2, B.d, B.rows, h);
+  }
+  static void residual_auto(const BatchView<T>& B, const T* w, T* h, double* g, const Exec& e) {
+    steps(B, w, h, e);
+    const auto s = prepare_steps<T, Acc>(w, h, B.d);
+    const Acc* r = residual_buffer<Acc>(B.rows);
+    Acc* plus = sum_arrays<Acc>(B.d);
+    Acc* minus = second_array(plus, B.d);
+    Ops::perturbed_sums(B, r, s.dp, s.dm, 0, B.d, plus, minus);
+    finish_central(B.rows, s, plus, minus, B.d, g);
+  }
   static SumDepths depths(std::size_t b, std::size_t d) { return Ops::depths(b, d); }
 };
 
 // Wraps a template Ops<T, Acc> as a table of function pointers (what crosses TU borders).
 template <class Ops>
 constexpr OpsTable<typename Ops::value_type, typename Ops::acc_type> ops_table() {
-  return {&Ops::loss_sum, &Ops::residuals, &Ops::perturbed_sums, &Ops::gradient_sums, &Ops::depths};
+  return {&Ops::loss_sum,      &Ops::residuals,   &Ops::perturbed_sums,
+          &Ops::gradient_sums, &Ops::square_sums, &Ops::depths};
 }
 template <template <class T, class Acc> class Ops>
 constexpr OpsFamily ops_family() {
@@ -163,10 +269,23 @@ template <class Impl, class T = typename Impl::T>
 void analytic_ignoring_h(const BatchView<T>& B, const T* w, const T*, double* g, const Exec& e) {
   Impl::analytic(B, w, g, e);
 }
+// A gradient with its data-aware steps chosen first, where nothing is shared between the two
+// (blackbox re-evaluates the loss anyway; analytic ignores h but reports it).
+template <class Impl, class T = typename Impl::T>
+void blackbox_auto(const BatchView<T>& B, const T* w, T* h, double* g, const Exec& e) {
+  Impl::steps(B, w, h, e);
+  Impl::blackbox(B, w, h, g, e);
+}
+template <class Impl, class T = typename Impl::T>
+void analytic_auto(const BatchView<T>& B, const T* w, T* h, double* g, const Exec& e) {
+  Impl::steps(B, w, h, e);
+  Impl::analytic(B, w, g, e);
+}
 template <class Impl>
 constexpr ImplFns<typename Impl::T> impl_fns() {
-  return {&Impl::loss,     &Impl::blackbox, &Impl::residual, &analytic_ignoring_h<Impl>,
-          &Impl::analytic, &Impl::depths};
+  return {&Impl::loss,          &Impl::blackbox, &Impl::residual,      &analytic_ignoring_h<Impl>,
+          &Impl::analytic,      &Impl::steps,    &blackbox_auto<Impl>, &Impl::residual_auto,
+          &analytic_auto<Impl>, &Impl::depths};
 }
 template <template <class T, class Acc> class Impl>
 constexpr FamilyFns family_fns() {
@@ -195,6 +314,10 @@ struct TableOps {
   static void gradient_sums(const BatchView<value_type>& rows, const acc_type* r, std::size_t j0,
                             std::size_t j1, acc_type* out) {
     Table.gradient_sums(rows, r, j0, j1, out);
+  }
+  static void square_sums(const BatchView<value_type>& rows, const acc_type* r, std::size_t j0,
+                          std::size_t j1, acc_type* out) {
+    Table.square_sums(rows, r, j0, j1, out);
   }
   static SumDepths depths(std::size_t b, std::size_t d) { return Table.depths(b, d); }
 };

@@ -21,6 +21,8 @@ struct OpsTable {
                          std::size_t j0, std::size_t j1, Acc* plus, Acc* minus);
   void (*gradient_sums)(const BatchView<T>& rows, const Acc* r, std::size_t j0, std::size_t j1,
                         Acc* out);
+  void (*square_sums)(const BatchView<T>& rows, const Acc* r, std::size_t j0, std::size_t j1,
+                      Acc* out);
   SumDepths (*depths)(std::size_t b, std::size_t d);
 };
 
@@ -31,14 +33,17 @@ struct OpsFamily {
 };
 
 // Finished kernel functions of one (T, Acc): the loss, one gradient per algorithm
-// (analytic_central is the analytic gradient behind the gradient signature; it ignores h).
+// (analytic_central is the analytic gradient behind the gradient signature; it ignores h),
+// the data-aware steps, and each gradient with those steps chosen first (*_auto: h is written).
 template <class T>
 struct ImplFns {
+  using Gradient = void (*)(const BatchView<T>&, const T*, const T*, double*, const Exec&);
+  using GradientAuto = void (*)(const BatchView<T>&, const T*, T*, double*, const Exec&);
   double (*loss)(const BatchView<T>&, const T*, const Exec&);
-  void (*blackbox)(const BatchView<T>&, const T*, const T*, double*, const Exec&);
-  void (*residual)(const BatchView<T>&, const T*, const T*, double*, const Exec&);
-  void (*analytic_central)(const BatchView<T>&, const T*, const T*, double*, const Exec&);
+  Gradient blackbox, residual, analytic_central;
   void (*analytic)(const BatchView<T>&, const T*, double*, const Exec&);
+  void (*steps)(const BatchView<T>&, const T*, T*, const Exec&);
+  GradientAuto blackbox_auto, residual_auto, analytic_auto;
   SumDepths (*depths)(std::size_t b, std::size_t d);
 };
 

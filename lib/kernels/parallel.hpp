@@ -136,6 +136,41 @@ struct OverWeights {
     });
     finish_analytic(B.rows, sums, d, g);
   }
+  // r over the row chunks, the columns' sums of squares over coordinate blocks.
+  static void steps(const BatchView<T>& B, const T* w, T* h, const Exec& e) {
+    if (one_tile(B)) return Small::steps(B, w, h, e);
+    const std::size_t d = B.d;
+    const ColBlocks cb = weight_blocks(B.rows, d);
+    if (cb.count == 1 && row_chunks(B.rows, d).count == 1) return Small::steps(B, w, h, e);
+    Acc* r = residual_buffer<Acc>(B.rows);
+    Acc* col2 = sum_arrays<Acc>(d);
+    run(e, 1.0 * B.rows * d, [&](const auto& ex) {
+      chunked_residuals<Ops>(ex, row_chunks(B.rows, d), B, w, r);
+      ex(cb.count, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t k = lo; k < hi; ++k) Ops::square_sums(B, r, cb.j0(k), cb.j1(k), col2);
+      });
+    });
+    finish_steps(w, squared_norm(r, B.rows), col2, d, B.rows, h);
+  }
+  static void residual_auto(const BatchView<T>& B, const T* w, T* h, double* g, const Exec& e) {
+    if (one_tile(B)) return Small::residual_auto(B, w, h, g, e);
+    const std::size_t d = B.d;
+    const ColBlocks cb = weight_blocks(B.rows, d);
+    if (cb.count == 1 && row_chunks(B.rows, d).count == 1)
+      return Small::residual_auto(B, w, h, g, e);
+    steps(B, w, h, e);
+    const auto s = prepare_steps<T, Acc>(w, h, d);
+    const Acc* r = residual_buffer<Acc>(B.rows);
+    Acc* plus = sum_arrays<Acc>(d);
+    Acc* minus = second_array(plus, d);
+    run(e, 1.0 * B.rows * d, [&](const auto& ex) {
+      ex(cb.count, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t k = lo; k < hi; ++k)
+          Ops::perturbed_sums(B, r, s.dp, s.dm, cb.j0(k), cb.j1(k), plus, minus);
+      });
+    });
+    finish_central(B.rows, s, plus, minus, d, g);
+  }
   static SumDepths depths(std::size_t b, std::size_t d) { return Ops::depths(b, d); }
 };
 

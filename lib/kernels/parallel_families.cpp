@@ -37,6 +37,12 @@ struct TableImpl {
   static void analytic(const BatchView<T>& B, const T* w, double* g, const Exec& e) {
     fns.analytic(B, w, g, e);
   }
+  static void steps(const BatchView<T>& B, const T* w, T* h, const Exec& e) {
+    fns.steps(B, w, h, e);
+  }
+  static void residual_auto(const BatchView<T>& B, const T* w, T* h, double* g, const Exec& e) {
+    fns.residual_auto(B, w, h, g, e);
+  }
 };
 
 // Wrap<inner ops, inner serial functions> for each (T, Acc): the form family_fns<> takes.

@@ -20,15 +20,19 @@ KernelFns<T> kernel_fns(const ImplFns<T>& f, Algorithm a) {
   KernelFns<T> k;
   k.loss = f.loss;
   k.analytic_gradient = f.analytic;
+  k.steps = f.steps;
   switch (a) {
     case Algorithm::blackbox:
       k.gradient = f.blackbox;
+      k.gradient_auto = f.blackbox_auto;
       break;
     case Algorithm::residual:
       k.gradient = f.residual;
+      k.gradient_auto = f.residual_auto;
       break;
     case Algorithm::analytic:
       k.gradient = f.analytic_central;
+      k.gradient_auto = f.analytic_auto;
       break;
   }
   return k;

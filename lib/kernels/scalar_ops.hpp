@@ -56,6 +56,15 @@ struct ScalarOps {
       for (std::size_t j = j0; j < j1; ++j) out[j] += static_cast<Acc>(x[j]) * r[i];
     }
   }
+  static void square_sums(const BatchView<T>& B, const Acc*, std::size_t j0, std::size_t j1,
+                          Acc* out) {
+    for (std::size_t j = j0; j < j1; ++j) out[j] = 0;
+    for (std::size_t i = 0; i < B.rows; ++i) {
+      const T* x = B.row(i);
+      for (std::size_t j = j0; j < j1; ++j)
+        out[j] += static_cast<Acc>(x[j]) * static_cast<Acc>(x[j]);
+    }
+  }
   // Sequential sums: b terms over the batch, d products plus y within a prediction.
   static SumDepths depths(std::size_t b, std::size_t d) { return sequential_depths(b, d); }
 };

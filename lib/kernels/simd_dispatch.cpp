@@ -39,10 +39,23 @@ struct Forward {
   static void analytic(const BatchView<T>& B, const T* w, double* g, const Exec& e) {
     fns().analytic(B, w, g, e);
   }
+  static void steps(const BatchView<T>& B, const T* w, T* h, const Exec& e) {
+    fns().steps(B, w, h, e);
+  }
+  static void blackbox_auto(const BatchView<T>& B, const T* w, T* h, double* g, const Exec& e) {
+    fns().blackbox_auto(B, w, h, g, e);
+  }
+  static void residual_auto(const BatchView<T>& B, const T* w, T* h, double* g, const Exec& e) {
+    fns().residual_auto(B, w, h, g, e);
+  }
+  static void analytic_auto(const BatchView<T>& B, const T* w, T* h, double* g, const Exec& e) {
+    fns().analytic_auto(B, w, h, g, e);
+  }
   static SumDepths depths(std::size_t b, std::size_t d) { return fns().depths(b, d); }
 
   static constexpr ImplFns<T> table() {
-    return {&loss, &blackbox, &residual, &analytic_central, &analytic, &depths};
+    return {&loss,  &blackbox,      &residual,      &analytic_central, &analytic,
+            &steps, &blackbox_auto, &residual_auto, &analytic_auto,    &depths};
   }
 };
 

@@ -365,6 +365,20 @@ struct SimdOps {
     }
   };
 
+  // out_j += x_ij^2 (r is loaded by the sweep, unused here)
+  struct SquareRow {
+    static constexpr std::size_t kAcc = 1, kMaxVectors = 8;
+    struct Coef {};
+    Coef coef(std::size_t) const { return {}; }
+    template <std::size_t D>
+    Coef tiled() const {
+      return {};
+    }
+    static void update(V* acc, const V& x, const V&, const Coef&) {
+      acc[0] = SimdOps::fma(x, x, acc[0]);
+    }
+  };
+
   // plus_j += (r_i + dp_j x_ij)^2, minus_j += (r_i - dm_j x_ij)^2. dp and dm start at j0;
   // their last partial vector comes from zero-padded copies, so no read leaves the arrays.
   struct PerturbedRow {
@@ -556,6 +570,12 @@ struct SimdOps {
                             Acc* out) {
     Acc* const outs[1] = {out};
     column_sweep(B, r, j0, j1, GradientRow{}, outs);
+  }
+
+  static void square_sums(const BatchView<T>& B, const Acc* r, std::size_t j0, std::size_t j1,
+                          Acc* out) {
+    Acc* const outs[1] = {out};
+    column_sweep(B, r, j0, j1, SquareRow{}, outs);
   }
 
   // docs/design.md §3.4 depths of this variant, the larger of its operations':

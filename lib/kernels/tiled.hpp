@@ -186,7 +186,8 @@ struct Tiled {
   }
   static void blackbox(const BatchView<T>& B, const T* w, const T* h, double* g, const Exec& e) {
     const std::size_t d = B.d;
-    if (one_tile(B) && 2.0 * d * B.rows * d < Runner::kSplitElems) return Small::blackbox(B, w, h, g, e);
+    if (one_tile(B) && 2.0 * d * B.rows * d < Runner::kSplitElems)
+      return Small::blackbox(B, w, h, g, e);
     const RowChunks rc = plan(B.rows, d);
     const ColBlocks cb = col_blocks(d, std::min(d, BlackboxCols));
     // With one chunk every coordinate's sums are the serial kernel's, however they are cut.
@@ -245,6 +246,49 @@ struct Tiled {
       if (rc.count > 1) join_sets(ex, p, 1, d, out);
     });
     finish_analytic(B.rows, out[0], d, g);
+  }
+  // The data-aware steps (compose.hpp finish_steps) from r and the columns' sums of squares,
+  // both over the tiles, the chunk partials joined in order. r stays in the residual buffer.
+  static void steps(const BatchView<T>& B, const T* w, T* h, const Exec& e) {
+    if (one_tile(B)) return Small::steps(B, w, h, e);
+    const std::size_t d = B.d;
+    const RowChunks rc = plan(B.rows, d);
+    const ColBlocks cb = blocks(rc, d);
+    if (rc.count == 1 && cb.count == 1) return Small::steps(B, w, h, e);
+    Acc* r = residual_buffer<Acc>(B.rows);
+    const Partials<Acc> p = partials<Acc>(1, rc.count, d);
+    Acc* out[1] = {sum_arrays<Acc>(d)};
+    Runner::run(e, 1.0 * B.rows * d, [&](const auto& ex) {
+      tiles(ex, rc, cb, B, w, r,
+            [&](const BatchView<T>& rows, const Acc* rk, std::size_t k, std::size_t j0,
+                std::size_t j1) { Ops::square_sums(rows, rk, j0, j1, target(p, out, 0, k)); });
+      if (rc.count > 1) join_sets(ex, p, 1, d, out);
+    });
+    finish_steps(w, squared_norm(r, B.rows), out[0], d, B.rows, h);
+  }
+  // The steps, then the perturbed sums of every tile from the residuals the steps left.
+  static void residual_auto(const BatchView<T>& B, const T* w, T* h, double* g, const Exec& e) {
+    if (one_tile(B)) return Small::residual_auto(B, w, h, g, e);
+    const std::size_t d = B.d;
+    const RowChunks rc = plan(B.rows, d);
+    const ColBlocks cb = blocks(rc, d);
+    if (rc.count == 1 && cb.count == 1) return Small::residual_auto(B, w, h, g, e);
+    steps(B, w, h, e);
+    const auto s = prepare_steps<T, Acc>(w, h, d);
+    const Acc* r = residual_buffer<Acc>(B.rows);
+    const Partials<Acc> p = partials<Acc>(2, rc.count, d);
+    Acc* const out[2] = {sum_arrays<Acc>(d), second_array(sum_arrays<Acc>(d), d)};
+    Runner::run(e, 1.0 * B.rows * d, [&](const auto& ex) {
+      ex(rc.count * cb.count, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t t = lo; t < hi; ++t) {
+          const std::size_t k = t / cb.count, blk = t % cb.count;
+          Ops::perturbed_sums(rc.chunk(B, k), r + rc.first(k), s.dp, s.dm, cb.j0(blk), cb.j1(blk),
+                              target(p, out, 0, k), target(p, out, 1, k));
+        }
+      });
+      if (rc.count > 1) join_sets(ex, p, 2, d, out);
+    });
+    finish_central(B.rows, s, out[0], out[1], d, g);
   }
   static SumDepths depths(std::size_t b, std::size_t d) {
     return chunked_depths<Ops>(plan(b, d), d);

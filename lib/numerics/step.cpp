@@ -1,6 +1,8 @@
 // Step policies (see step.hpp). The data-aware rule minimizes the rounding error of the
 // central difference of a quadratic: the error is about u (L + h^2 c_j) / h with
-// c_j = ||X_j||^2 / b and L = ||r||^2 / b, smallest at h = ||r|| / ||X_j||.
+// c_j = ||X_j||^2 / b and L = ||r||^2 / b, smallest at h = ||r|| / ||X_j||. Its passes are a
+// kernel's (KernelFns::steps: vectorized, parallel, the rounding to an exact power of two in
+// lib/kernels/compose.hpp), so there is one implementation of the rule.
 #include "numgrad/step.hpp"
 
 #include <algorithm>
@@ -9,9 +11,12 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "numgrad/isa.hpp"
 #include "numgrad/kernel.hpp"
+#include "numgrad/registry.hpp"
 
 namespace numgrad {
 
@@ -46,26 +51,27 @@ std::string to_string(const StepPolicy& p) {
 
 namespace {
 
-// Smallest power of two that moves v by at least two units in the last place of T.
+// The kernel whose passes compute the data-aware steps: the widest SIMD one this CPU runs,
+// over row chunks on the arena, accumulating in f64 (the steps need no more than their
+// exponent right, but an f32 sum over a long batch could move it).
 template <class T>
-double resolution_floor(T v) {
-  const double ulp = std::max<double>(std::abs(static_cast<double>(v)), 1e-300) *
-                     std::numeric_limits<T>::epsilon();
-  return std::exp2(std::ceil(
-             std::log2(std::max(ulp, static_cast<double>(std::numeric_limits<T>::min()))))) *
-         2;
-}
-
-template <class T>
-T pow2_round(double v) {
-  return static_cast<T>(std::exp2(std::round(std::log2(v))));
+const Kernel& steps_kernel() {
+  static const Kernel& kernel = []() -> const Kernel& {
+    const std::string types = std::is_same_v<T, float> ? "f32acc64" : "f64";
+    const std::string simd =
+        "tbb.samples.simd." + std::string(name(best_isa())) + ".residual." + types;
+    for (const Kernel& k : registry())
+      if (k.id == simd) return k;
+    return find_kernel("tbb.samples.scalar.residual." + types);
+  }();
+  return kernel;
 }
 
 }  // namespace
 
 template <class T>
 void make_steps(const StepPolicy& p, const BatchView<T>& batch, std::span<const T> w,
-                std::span<T> h) {
+                std::span<T> h, Exec exec) {
   validate_batch(batch);
   const std::size_t d = batch.d;
   if (w.size() != d)
@@ -75,9 +81,6 @@ void make_steps(const StepPolicy& p, const BatchView<T>& batch, std::span<const 
     throw std::invalid_argument("h: length " + std::to_string(h.size()) +
                                 ", expected d=" + std::to_string(d));
   const double relative_scale = std::cbrt(static_cast<double>(std::numeric_limits<T>::epsilon()));
-  auto relative = [&](std::size_t j) {
-    return relative_scale * std::max(1.0, std::abs(static_cast<double>(w[j])));
-  };
   switch (p.rule) {
     case StepRule::fixed:
       if (!(p.h > 0) || !std::isfinite(p.h))
@@ -86,36 +89,18 @@ void make_steps(const StepPolicy& p, const BatchView<T>& batch, std::span<const 
       std::fill(h.begin(), h.end(), static_cast<T>(p.h));
       return;
     case StepRule::relative:
-      for (std::size_t j = 0; j < d; ++j) h[j] = static_cast<T>(relative(j));
+      for (std::size_t j = 0; j < d; ++j)
+        h[j] = static_cast<T>(relative_scale * std::max(1.0, std::abs(static_cast<double>(w[j]))));
       return;
     case StepRule::data:
-      break;
-  }
-  double r2 = 0;
-  std::vector<double> col2(d, 0.0);
-  for (std::size_t i = 0; i < batch.rows; ++i) {
-    const T* x = batch.row(i);
-    double p = -static_cast<double>(batch.y[i]);
-    for (std::size_t j = 0; j < d; ++j) {
-      p += static_cast<double>(x[j]) * static_cast<double>(w[j]);
-      col2[j] += static_cast<double>(x[j]) * static_cast<double>(x[j]);
-    }
-    r2 += p * p;
-  }
-  const double largest = static_cast<double>(std::numeric_limits<T>::max()) / 4;
-  for (std::size_t j = 0; j < d; ++j) {
-    double v = std::sqrt(r2 / col2[j]);
-    // Exact fit (r = 0) or an all-zero column: every step is equally good; take the
-    // relative rule's magnitude so the step still moves w_j.
-    if (!(v > 0) || !std::isfinite(v)) v = relative(j);
-    v = std::clamp(v, resolution_floor(w[j]), largest);
-    h[j] = pow2_round<T>(v);
+      data_aware_steps<T>(steps_kernel<T>(), batch, w, h, exec);
+      return;
   }
 }
 
 template void make_steps<float>(const StepPolicy&, const BatchView<float>&, std::span<const float>,
-                                std::span<float>);
+                                std::span<float>, Exec);
 template void make_steps<double>(const StepPolicy&, const BatchView<double>&,
-                                 std::span<const double>, std::span<double>);
+                                 std::span<const double>, std::span<double>, Exec);
 
 }  // namespace numgrad

@@ -53,6 +53,10 @@ SumDepths sequential_depths(std::size_t b, std::size_t d);
 //   gradient:          central difference g_j = (L(w+h_j e_j) - L(w-h_j e_j)) / achieved step,
 //                      or the analytic gradient for Algorithm::analytic (h is then unused)
 //   analytic_gradient: (2/b) X^T (X w - y)
+//   steps:             the data-aware steps h_j = ||r|| / ||X_j|| (docs/design.md §3.1), as
+//                      the nearest power of two with w_j +- h_j exact in T, from one pass
+//   gradient_auto:     steps, then gradient with them; h receives the steps. The residual
+//                      algorithm reuses the steps' residuals: one pass fewer than the two calls
 template <class T>
 struct KernelFns {
   double (*loss)(const BatchView<T>& batch, const T* w, const Exec& exec) = nullptr;
@@ -60,6 +64,9 @@ struct KernelFns {
                    const Exec& exec) = nullptr;
   void (*analytic_gradient)(const BatchView<T>& batch, const T* w, double* g,
                             const Exec& exec) = nullptr;
+  void (*steps)(const BatchView<T>& batch, const T* w, T* h, const Exec& exec) = nullptr;
+  void (*gradient_auto)(const BatchView<T>& batch, const T* w, T* h, double* g,
+                        const Exec& exec) = nullptr;
 };
 
 struct Kernel {
@@ -119,6 +126,15 @@ void gradient(const Kernel& k, const BatchView<T>& batch, std::span<const T> w,
 template <class T>
 void analytic_gradient(const Kernel& k, const BatchView<T>& batch, std::span<const T> w,
                        std::span<double> g, Exec exec = {});
+// The central difference with the data-aware steps chosen in the same passes (KernelFns::
+// gradient_auto): h receives the steps used.
+template <class T>
+void gradient_auto(const Kernel& k, const BatchView<T>& batch, std::span<const T> w, std::span<T> h,
+                   std::span<double> g, Exec exec = {});
+// The data-aware steps alone, with this kernel's passes (vectorized and parallel as it is).
+template <class T>
+void data_aware_steps(const Kernel& k, const BatchView<T>& batch, std::span<const T> w,
+                      std::span<T> h, Exec exec = {});
 
 // Index of the first non-finite value in the batch's X or y, as "x[row][col]" or "y[row]";
 // empty when all are finite.

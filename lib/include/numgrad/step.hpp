@@ -8,13 +8,14 @@
 #include <string_view>
 
 #include "numgrad/batch.hpp"
+#include "numgrad/kernel.hpp"
 
 namespace numgrad {
 
 enum class StepRule {
   fixed,     // h_j = h for every coordinate
   relative,  // h_j = cbrt(eps_T) * max(1, |w_j|): the generic checker rule
-  data,      // h_j = ||r|| / ||X_j||, rounded to a power of two: optimal for this loss
+  data,      // h_j = ||r|| / ||X_j||, the nearest exact power of two: optimal for this loss
 };
 
 struct StepPolicy {
@@ -27,10 +28,12 @@ struct StepPolicy {
 StepPolicy parse_step_policy(std::string_view text);
 std::string to_string(const StepPolicy& policy);
 
-// Fills h (length d) for the batch and weights. The data rule needs one pass over the batch
-// (residuals and column norms, in double). Every step returned moves w_j in type T.
+// Fills h (length d) for the batch and weights. The data rule makes one pass over the batch
+// (residuals and the columns' sums of squares, accumulated in f64, with the widest SIMD kernel
+// on `exec`'s threads) and returns, per coordinate, the power of two nearest ||r|| / ||X_j||
+// for which w_j + h_j and w_j - h_j are both exact in T. Every step returned moves w_j.
 template <class T>
 void make_steps(const StepPolicy& policy, const BatchView<T>& batch, std::span<const T> w,
-                std::span<T> h);
+                std::span<T> h, Exec exec = {});
 
 }  // namespace numgrad
