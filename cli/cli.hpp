@@ -1,13 +1,15 @@
 // Shared pieces of the `numgrad` command-line tool: the subcommand entry points, option
-// parsing with one-line errors, aligned tables, a small JSON writer, and the synthetic/CSV
-// problem every numerical subcommand runs on. Each subcommand lives in its own file of cli/;
-// main (main.cpp) dispatches and turns every exception into one stderr line and exit 2.
+// parsing with one-line errors, aligned tables, a small JSON writer, and the data options and
+// loader every numerical subcommand shares (synthetic data or the user's CSV). Each subcommand
+// lives in its own file of cli/; main (main.cpp) dispatches and turns every exception into
+// one stderr line and exit 2.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -136,13 +138,55 @@ std::string output_option(const Options& opts, const std::string& name,
 // as a stream. Throws UsageError naming PATH, the reason and that the previous file is unchanged.
 void write_output(const std::string& path, const std::function<void(std::ostream&)>& write);
 
-// --- Problems ------------------------------------------------------------------------------
+// --- Data and problems (problem.cpp): one option vocabulary and one loader for every command
 
-// Options that describe a problem (shared by verify and sweep-h) and the step option.
-std::vector<OptionSpec> problem_option_specs(bool with_dtype_all);
+// How a command uses the shared data options.
+struct DataUse {
+  bool source_required = false;  // grad, train: no default dataset; --data or --n names one
+  bool seed_shuffles = false;    // train: --seed also seeds the shuffle, so it goes with --data
+};
+
+// The data options of every command: --data FILE.csv [--target COL] [--intercept], or the
+// synthetic --dist, --n, --d, --noise, --sigma and --seed; `seed_also` says what else --seed
+// seeds ("weights drawn for it", "per-epoch shuffle").
+std::vector<OptionSpec> data_option_specs(std::string_view seed_also);
+// The data options and the point options of the commands that evaluate the loss at one point
+// (verify, grad, sweep-h): --b, --weights, --perturb.
+std::vector<OptionSpec> problem_option_specs();
 OptionSpec step_option_spec(std::string_view default_text);
-OptionSpec weights_option_spec();  // --weights, read by numgrad::load_weights
 StepPolicy step_policy(const Options& opts);
+
+// What the data options say, resolved. The same spec gives the same data in f32 and f64, up
+// to storage rounding.
+struct DataSpec {
+  std::string csv;  // empty: synthetic
+  std::string target;
+  bool intercept = false;
+  std::string dist = "normal";  // normal | lognormal | nearfit
+  std::size_t n = 4096, d = 64;
+  double noise = 0.1;  // y = X w* + noise N(0, 1); nearfit: 0, so that w* is the fit
+  double sigma = 2.0;  // lognormal column-scale spread
+  std::uint64_t seed = 1;
+  bool standardize = false;  // train --standardize: features to mean 0, sd 1 (not an option here)
+  // The CSV's path, or "synthetic normal, noise 0.1, seed 1": where the rows come from.
+  std::string describe() const;
+};
+// Throws UsageError for a bad value or a combination that does not apply (a synthetic option
+// with --data, --target without it, no data where `use` needs it named).
+DataSpec data_spec(const Options& opts, DataUse use);
+
+// The dataset a DataSpec names: read or drawn, checked to be finite, standardized when asked
+// (before the intercept column, which must stay ones), with the intercept column appended.
+template <class T>
+struct LoadedData {
+  Dataset<T> data;
+  std::vector<double> w_star;  // synthetic: the weights y was drawn from (no intercept entry)
+  std::optional<Standardization> standardization;  // with DataSpec::standardize
+};
+// Throws UsageError naming the non-finite value (data row and feature); the readers' errors
+// already name FILE:LINE:COL.
+template <class T>
+LoadedData<T> make_dataset(const DataSpec& spec);
 
 // One problem in one element type: the dataset, the batch the kernels see, the weights.
 template <class T>
@@ -152,24 +196,19 @@ struct Problem {
   std::vector<T> w;
 };
 
-// What the problem options say, resolved; `describe()` is the line printed above results.
+// The data and the point options, resolved; `describe()` is the line printed above results.
 struct ProblemSpec {
-  std::string csv;  // empty: synthetic
-  std::string target;
-  std::string weights_file;
-  bool intercept = false;
-  std::string dist = "normal";  // normal | lognormal | nearfit
-  std::size_t n = 4096, d = 64, b = 1024;
-  double sigma = 2.0;     // lognormal column-scale spread
-  double perturb = 1e-3;  // nearfit: w = w* + perturb * N(0, 1)
-  std::uint64_t seed = 1;
+  DataSpec data;
+  std::size_t b = 1024;      // the batch: the first b rows (0: every row)
+  std::string weights_file;  // empty: zeros for --data, drawn for synthetic data
+  double perturb = 1e-3;     // nearfit: w = w* + perturb * N(0, 1)
   std::string describe() const;
 };
-ProblemSpec problem_spec(const Options& opts);
+ProblemSpec problem_spec(const Options& opts, DataUse use = {});
 
-// Builds the problem in type T (the same seed gives the same problem in f32 and f64, up to
-// storage rounding). Checks the batch for non-finite values and the weight count; throws
-// UsageError naming the offending value or file.
+// Builds the problem in type T on make_dataset's data; the weights are read with
+// numgrad::load_weights (its errors name the file) or drawn. Throws UsageError for a batch
+// larger than the data.
 template <class T>
 Problem<T> make_problem(const ProblemSpec& spec);
 

@@ -1,6 +1,6 @@
 // `numgrad grad`: the loss and the central-difference gradient of one kernel on the user's
-// own CSV and weights, with the same kernel's analytic gradient beside it, so a user can see
-// what a numerical gradient of their data looks like before trusting it.
+// own CSV and weights (or synthetic data), with the same kernel's analytic gradient beside it,
+// so a user can see what a numerical gradient of their data looks like before trusting it.
 #include <cmath>
 #include <iostream>
 
@@ -10,16 +10,12 @@ namespace numgrad::cli {
 namespace {
 
 std::vector<OptionSpec> specs() {
-  return {
-      {"data", "FILE.csv", "the data: a header row of names, then numeric rows (required)"},
-      {"target", "COL", "target column: a name or 0-based index (default: last)"},
-      {"intercept", "", "append a column of ones named 'intercept' to the features"},
-      weights_option_spec(),
-      {"kernel", "ID", "kernel id (required; 'numgrad info' lists them)"},
-      step_option_spec("auto"),
-      {"threads", "T", "threads for parallel kernels (default 0: NUMGRAD_THREADS or all)"},
-      {"json", "FILE", "also write loss, steps and both gradients as JSON (- for stdout)"},
-  };
+  std::vector<OptionSpec> s = problem_option_specs();
+  s.push_back({"kernel", "ID", "kernel id (required; 'numgrad info' lists them)"});
+  s.push_back(step_option_spec("auto"));
+  s.push_back({"threads", "T", "threads for parallel kernels (default 0: NUMGRAD_THREADS or all)"});
+  s.push_back({"json", "FILE", "also write loss, steps and both gradients as JSON (- for stdout)"});
+  return s;
 }
 
 template <class T>
@@ -35,8 +31,8 @@ int run(const Kernel& k, const ProblemSpec& spec, const StepPolicy& policy, cons
   gradient<T>(k, B, p.w, h, g, exec);
   analytic_gradient<T>(k, B, p.w, ga, exec);
 
-  std::cout << "data: " << spec.csv << " (" << B.rows << " rows, d=" << d << ", target '"
-            << p.data.target_name << "')\n"
+  std::cout << "data: " << spec.data.describe() << " (" << B.rows << " rows, d=" << d
+            << ", target '" << p.data.target_name << "')\n"
             << "kernel: " << k.id << ", step: " << to_string(policy) << "\n"
             << "loss: " << fmt(L, 17) << "\n\n";
   Table table({"j", "feature", "w", "h", "central", "analytic", "central-analytic"},
@@ -52,7 +48,10 @@ int run(const Kernel& k, const ProblemSpec& spec, const StepPolicy& policy, cons
   if (!json_path.empty()) {
     write_output(json_path, [&](std::ostream& out) {
       Json j(out);
-      j.begin_object().value("command", "grad").value("data", spec.csv).value("kernel", k.id);
+      j.begin_object()
+          .value("command", "grad")
+          .value("data", spec.data.describe())
+          .value("kernel", k.id);
       j.value("step", to_string(policy)).value("rows", B.rows).value("loss", L);
       j.begin_array("features");
       for (const std::string& f : p.data.feature_names) j.value("", f);
@@ -71,24 +70,19 @@ int cmd_grad(int argc, char** argv) {
   const std::vector<OptionSpec> spec_list = specs();
   const Options opts("grad", spec_list, argc, argv);
   if (opts.help()) {
-    print_help(std::cout, "numgrad grad --data FILE.csv --kernel ID [options]",
-               "Prints the loss L(w) = (1/b) sum_i (w.x_i - y_i)^2 over every row of the CSV,\n"
-               "the kernel's gradient (the central difference for blackbox/residual kernels)\n"
-               "and its analytic gradient (2/b) X^T (X w - y), with the steps used.\n"
+    print_help(std::cout, "numgrad grad (--data FILE.csv | --n N) --kernel ID [options]",
+               "Prints the loss L(w) = (1/b) sum_i (w.x_i - y_i)^2 over the batch (--b; every\n"
+               "row of a CSV), the kernel's gradient (the central difference for blackbox and\n"
+               "residual kernels) and its analytic gradient (2/b) X^T (X w - y), with the steps\n"
+               "used.\n"
                "Default step: auto (data-aware), because the loss is quadratic: the central\n"
                "difference has no truncation error and the textbook steps only lose digits.",
                spec_list);
     return kExitOk;
   }
-  if (!opts.has("data")) throw UsageError("grad needs --data FILE.csv");
+  const ProblemSpec spec = problem_spec(opts, {.source_required = true});
   if (!opts.has("kernel")) throw UsageError("grad needs --kernel ID ('numgrad info' lists them)");
   const Kernel& k = kernel_by_id(opts.str("kernel"));
-  ProblemSpec spec;
-  spec.csv = opts.str("data");
-  spec.target = opts.str("target");
-  spec.weights_file = opts.str("weights");
-  spec.intercept = opts.has("intercept");
-  spec.b = 0;  // every row
   const StepPolicy policy = step_policy(opts);
   const Exec exec{threads_option(opts)};
   const std::string json = output_option(opts, "json", {".json"}, true);

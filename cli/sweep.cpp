@@ -14,7 +14,7 @@ namespace numgrad::cli {
 namespace {
 
 std::vector<OptionSpec> specs() {
-  std::vector<OptionSpec> s = problem_option_specs(false);
+  std::vector<OptionSpec> s = problem_option_specs();
   s.insert(s.begin(), {"kernel", "ID", "kernel id (required): a blackbox or residual kernel"});
   s.push_back({"kmin", "K", "smallest exponent: h = 2^K (default -26 for f32, -50 for f64)"});
   s.push_back({"kmax", "K", "largest exponent (default 12)"});

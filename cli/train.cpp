@@ -20,12 +20,8 @@ namespace numgrad::cli {
 namespace {
 
 std::vector<OptionSpec> specs() {
-  return {
-      {"data", "FILE.csv", "the data: a header row of names, then numeric rows"},
-      {"target", "COL", "target column of --data: a name or 0-based index (default: last)"},
-      {"synthetic", "N,D[,NOISE]",
-       "synthetic data instead: N rows, D normal features,\n"
-       "y = X w* + NOISE * N(0,1) (default NOISE 0); --seed also seeds the data"},
+  std::vector<OptionSpec> s = data_option_specs("per-epoch shuffle");
+  const std::vector<OptionSpec> own = {
       {"kernel", "ID",
        "kernel whose gradient drives SGD (default scalar.residual.f64, or\n"
        "scalar.residual.f32acc64 with --dtype f32); 'numgrad info' lists them"},
@@ -43,13 +39,11 @@ std::vector<OptionSpec> specs() {
        "run every epoch even while the loss grows (by default a loss that rose in\n"
        "each of the last 3 epochs to over 2x the initial one, or over 1e6x it,\n"
        "stops the run with exit 1); a loss or weight that is not finite still stops"},
-      {"seed", "S", "seed of the per-epoch shuffle (and of --synthetic data) (default 1)"},
       step_option_spec("auto"),
       {"analytic", "", "use the kernel's analytic gradient instead of the central difference"},
       {"standardize", "",
        "scale every feature to mean 0, sd 1 before training (needs --intercept);\n"
        "weights are reported and written in the original units"},
-      {"intercept", "", "append a column of ones named 'intercept'"},
       {"threads", "T", "threads for parallel kernels (default 0: NUMGRAD_THREADS or all)"},
       {"out", "W.csv|W.json",
        "write the final weights: CSV 'feature,weight' lines, or JSON with the\n"
@@ -58,15 +52,15 @@ std::vector<OptionSpec> specs() {
       {"print-every", "K", "print every K-th epoch (default: all up to 25 epochs, else ~20 lines)"},
       {"no-lstsq", "", "skip the closed-form least-squares comparison (O(n d^2))"},
   };
+  s.insert(s.end(), own.begin(), own.end());
+  return s;
 }
 
 struct Settings {
-  std::string csv, target;
-  std::size_t syn_n = 0, syn_d = 0;
-  double syn_noise = 0;
+  DataSpec data;
   std::string kernel_id;
   TrainOptions train;
-  bool standardize = false, intercept = false, lstsq = true;
+  bool lstsq = true;
   std::string out;
   std::size_t print_every = 0;
 };
@@ -76,43 +70,9 @@ std::string lower(std::string s) {
   return s;
 }
 
-// "N,D[,NOISE]" with N, D whole numbers >= 1 and NOISE finite >= 0.
-void parse_synthetic(const std::string& text, Settings& s) {
-  std::vector<std::string> parts;
-  std::stringstream in(text);
-  for (std::string p; std::getline(in, p, ',');) parts.push_back(p);
-  const std::string what = "option --synthetic: '" + text + "' ";
-  if (parts.size() < 2 || parts.size() > 3) throw UsageError(what + "is not N,D or N,D,NOISE");
-  auto whole = [&](const std::string& p, const char* name) {
-    std::size_t pos = 0;
-    unsigned long long v = 0;
-    try {
-      v = std::stoull(p, &pos);
-    } catch (const std::exception&) {
-      pos = 0;
-    }
-    if (pos != p.size() || p.empty() || p[0] == '-' || v == 0)
-      throw UsageError(what + "has " + name + "='" + p + "', not a whole number >= 1");
-    return static_cast<std::size_t>(v);
-  };
-  s.syn_n = whole(parts[0], "N");
-  s.syn_d = whole(parts[1], "D");
-  if (parts.size() == 3) {
-    if (parse_number(parts[2], s.syn_noise) != NumberStatus::ok || !std::isfinite(s.syn_noise) ||
-        s.syn_noise < 0)
-      throw UsageError(what + "has NOISE='" + parts[2] + "', not a finite number >= 0");
-  }
-}
-
 Settings settings(const Options& opts) {
   Settings s;
-  s.csv = opts.str("data");
-  s.target = opts.str("target");
-  if (opts.has("data") == opts.has("synthetic"))
-    throw UsageError("give exactly one of --data FILE.csv and --synthetic N,D[,NOISE]");
-  if (opts.has("target") && !opts.has("data"))
-    throw UsageError("option --target applies only with --data FILE.csv");
-  if (opts.has("synthetic")) parse_synthetic(opts.str("synthetic"), s);
+  s.data = data_spec(opts, {.source_required = true, .seed_shuffles = true});
 
   const std::string dtype = opts.str("dtype");
   if (!dtype.empty() && dtype != "f32" && dtype != "f64")
@@ -138,9 +98,8 @@ Settings settings(const Options& opts) {
     throw UsageError(std::string("option --") + e.what());
   }
 
-  s.standardize = opts.has("standardize");
-  s.intercept = opts.has("intercept");
-  if (s.standardize && !s.intercept)
+  s.data.standardize = opts.has("standardize");
+  if (s.data.standardize && !s.data.intercept)
     throw UsageError(
         "option --standardize needs --intercept: centring the features moves the model's "
         "constant term into the intercept, and the weights cannot be mapped back without it");
@@ -236,31 +195,14 @@ void print_weights(const std::vector<std::string>& names, const std::vector<doub
 
 template <class T>
 int run(const Kernel& k, const Settings& s) {
-  Dataset<T> data;
-  std::string source;
-  if (!s.csv.empty()) {
-    CsvOptions csv;
-    csv.target = s.target;
-    data = load_csv<T>(s.csv, csv);
-    source = s.csv;
-  } else {
-    SyntheticSpec spec;
-    spec.n = s.syn_n;
-    spec.d = s.syn_d;
-    spec.noise = s.syn_noise;
-    spec.seed = s.train.seed;
-    data = make_synthetic<T>(spec);
-    source =
-        "synthetic normal, noise " + fmt(s.syn_noise, 3) + ", seed " + std::to_string(s.train.seed);
-  }
-  if (const std::string bad = find_non_finite(data.all()); !bad.empty())
-    throw UsageError(source + ": non-finite value at " + bad);
-  const std::size_t features = data.d;
-  std::optional<Standardization> st;
-  if (s.standardize) st = standardize(data);
-  if (s.intercept) data = with_intercept(data);
-  const std::ptrdiff_t intercept_index = s.intercept ? static_cast<std::ptrdiff_t>(features) : -1;
+  LoadedData<T> loaded = make_dataset<T>(s.data);
+  const Dataset<T>& data = loaded.data;
+  const std::string source = s.data.describe();
+  const bool intercept = s.data.intercept, standardized = s.data.standardize;
+  const std::size_t features = data.d - (intercept ? 1 : 0);
+  const std::ptrdiff_t intercept_index = intercept ? static_cast<std::ptrdiff_t>(features) : -1;
   auto original_units = [&](const std::vector<double>& w) {
+    const std::optional<Standardization>& st = loaded.standardization;
     return st ? unstandardize_weights(w, *st, intercept_index) : w;
   };
 
@@ -269,8 +211,8 @@ int run(const Kernel& k, const Settings& s) {
   const std::size_t last = data.n - (batches - 1) * b;
   const int threads = o.exec.threads == 0 ? default_thread_count() : o.exec.threads;
   std::cout << "data: " << source << ": " << data.n << " rows, " << features << " features"
-            << (s.intercept ? " + intercept" : "") << ", target '" << data.target_name << "'"
-            << (s.standardize ? "; features standardized" : "") << "\n";
+            << (intercept ? " + intercept" : "") << ", target '" << data.target_name << "'"
+            << (standardized ? "; features standardized" : "") << "\n";
   std::cout << "kernel: " << k.id << " ("
             << (o.use_analytic || k.algorithm == Algorithm::analytic
                     ? std::string("analytic gradient")
@@ -314,7 +256,7 @@ int run(const Kernel& k, const Settings& s) {
 
   if (r.stop == StopReason::diverged) {
     std::cerr << "numgrad train: " << r.message << " (e.g. --lr " << fmt(o.lr / 10, 3)
-              << (s.standardize ? "" : ", or --standardize --intercept")
+              << (standardized ? "" : ", or --standardize --intercept")
               << (o.allow_divergence ? "" : "; --allow-divergence runs on regardless") << ")\n";
     return kExitFailed;
   }
@@ -359,7 +301,7 @@ int run(const Kernel& k, const Settings& s) {
               << w.size() << " weights" << (s.out.empty() ? "; --out W.csv writes them" : "")
               << "\n";
   } else {
-    print_weights(data.feature_names, w, ls ? &wls : nullptr, s.standardize);
+    print_weights(data.feature_names, w, ls ? &wls : nullptr, standardized);
   }
 
   if (!s.out.empty()) {
@@ -377,7 +319,7 @@ int run(const Kernel& k, const Settings& s) {
       j.value("gradient", o.use_analytic || k.algorithm == Algorithm::analytic
                               ? std::string("analytic")
                               : "central:" + to_string(o.step));
-      j.value("standardized", s.standardize).value("intercept", s.intercept);
+      j.value("standardized", standardized).value("intercept", intercept);
       j.value("batch", b).value("lr", o.lr).value("decay", o.decay).value("momentum", o.momentum);
       j.value("seed", static_cast<std::int64_t>(o.seed)).value("epochs_run", r.epochs_run);
       j.value("stop", name(r.stop)).value("initial_loss", r.initial_loss);
@@ -411,7 +353,7 @@ int cmd_train(int argc, char** argv) {
   if (opts.help()) {
     print_help(
         std::cout,
-        "numgrad train (--data FILE.csv [--target COL] | --synthetic N,D[,NOISE]) [options]",
+        "numgrad train (--data FILE.csv [--target COL] | --n N [--d D --noise S ...]) [options]",
         "Fits y ~ X w by mini-batch SGD, using the chosen kernel's central-difference\n"
         "gradient (or --analytic). Each epoch reshuffles the rows (seeded) into one\n"
         "buffer and walks it in contiguous batches; the full-dataset loss, time and\n"

@@ -147,7 +147,10 @@ Determinism check_determinism(const Kernel& k, const Prepared<T>& s, int repeats
 }
 
 std::vector<OptionSpec> specs() {
-  std::vector<OptionSpec> s = problem_option_specs(true);
+  std::vector<OptionSpec> s = problem_option_specs();
+  s.push_back({"dtype", "T",
+               "f32, f64 or all (default all): element type of the kernels to run;\n"
+               "f32 kernels see the problem rounded to float"});
   s.push_back(step_option_spec("auto"));
   s.push_back({"kernels", "REGEX", "only kernels whose id matches (ECMAScript regex, searched)"});
   s.push_back({"threads", "T",

@@ -98,6 +98,14 @@ case $case_name in
   grad_reads_train_weights)
     # The 'feature,weight' CSV that `numgrad train --out W.csv` writes, intercept last.
     expect 0 'loss: 0\.666666666666666' grad --data "$data/small.csv" --intercept --weights "$data/small_weights_named.csv" --kernel scalar.blackbox.f64
+    # One loader: the same synthetic options are the same data in train and grad, so grad's
+    # loss at w = 0 over every row is train's epoch-0 loss.
+    printf '0\n0\n0\n0\n' >"$tmp/zeros.csv"
+    expect 0 'synthetic lognormal, sigma 1\.5, noise 0\.3, seed 4: 300 rows' train --dist lognormal --sigma 1.5 --n 300 --d 3 --noise 0.3 --seed 4 --intercept --epochs 1 --no-lstsq
+    epoch0=$(awk '$1 == 0 { print $2 }' "$tmp/out")
+    expect 0 '^data: synthetic lognormal, sigma 1\.5, noise 0\.3, seed 4 \(300 rows, d=4,' grad --dist lognormal --sigma 1.5 --n 300 --d 3 --noise 0.3 --seed 4 --intercept --b 300 --weights "$tmp/zeros.csv" --kernel scalar.residual.f64
+    loss=$(sed -n 's/^loss: //p' "$tmp/out")
+    [ "$(printf '%.8g' "$loss")" = "$epoch0" ] || fail "grad's loss $loss at w = 0 is not train's epoch-0 loss $epoch0"
     ;;
   sweep_h)
     expect 0 'predicted central optimum' sweep-h --kernel scalar.residual.f32 --n 512 --d 16 --csv "$tmp/s.csv"
@@ -132,7 +140,16 @@ case $case_name in
   bad_weight_count) expect 2 "three_weights\.csv: 3 weights, but the data has d=2 features \(x1, x2\)" grad --data "$data/small.csv" --weights "$data/three_weights.csv" --kernel scalar.residual.f64 ;;
   bad_weight_value) expect 2 "bad_weights\.csv:2:1: 'two' is not a number" grad --data "$data/small.csv" --weights "$data/bad_weights.csv" --kernel scalar.residual.f64 ;;
   bad_weight_file) expect 2 'nope\.csv:1:1: cannot open: No such file' grad --data "$data/small.csv" --weights "$data/nope.csv" --kernel scalar.residual.f64 ;;
-  bad_synthetic_with_data) expect 2 'option --n describes synthetic data' verify --data "$data/small.csv" --n 5 ;;
+  bad_synthetic_with_data)
+    # One vocabulary: every command refuses a synthetic option beside --data, and --target
+    # without it; train's --seed also seeds the shuffle, so it goes with --data there.
+    expect 2 'option --n describes synthetic data' verify --data "$data/small.csv" --n 5
+    expect 2 'option --noise describes synthetic data' train --data "$data/small.csv" --noise 0.5
+    expect 2 'option --seed describes synthetic data' grad --data "$data/small.csv" --kernel scalar.residual.f64 --seed 2
+    expect 2 'option --perturb describes synthetic data' sweep-h --data "$data/small.csv" --kernel scalar.residual.f64 --perturb 0.1
+    expect 2 'option --target applies only with --data' train --n 10 --target y
+    expect 0 'ran all 1 epochs' train --data "$data/small.csv" --seed 3 --epochs 1 --no-lstsq
+    ;;
   bad_sweep_analytic) expect 2 'computes the analytic gradient' sweep-h --kernel scalar.analytic.f64 ;;
   bad_sweep_range) expect 2 'kmin must not exceed' sweep-h --kernel scalar.residual.f64 --kmin 3 --kmax 1 ;;
   bad_threads_verify) expect 2 'option --threads=5000: must be a whole number from 0 to 1024' verify --threads 5000 ;;
@@ -216,7 +233,7 @@ case $case_name in
     echo OLD >"$tmp/fs/w.csv"
     dd if=/dev/zero of="$tmp/fs/filler" bs=1k count=40 2>/dev/null
     expect 2 'w\.csv: cannot write: No space left on device; the previous .*w\.csv is unchanged' \
-      train --synthetic 1000,3000 --epochs 1 --no-lstsq --out "$tmp/fs/w.csv"
+      train --n 1000 --d 3000 --epochs 1 --no-lstsq --out "$tmp/fs/w.csv"
     [ "$(cat "$tmp/fs/w.csv")" = OLD ] || fail "the previous file was changed"
     [ "$(ls -A "$tmp/fs" | wc -l)" -eq 2 ] || fail "files left behind: $(ls -A "$tmp/fs")"
     ;;
@@ -225,7 +242,7 @@ case $case_name in
     # a whole file (the old one or a new one, d + 1 lines), never a truncated or mixed one, and
     # the last file is exactly what one of the two runs writes alone. The JSON is whole too.
     d=5000
-    train() { "$bin" train --synthetic 1000,$d,0.1 --epochs 1 --no-lstsq --batch 1000 --seed "$1" --out "$2" >/dev/null; }
+    train() { "$bin" train --n 1000 --d $d --noise 0.1 --epochs 1 --no-lstsq --batch 1000 --seed "$1" --out "$2" >/dev/null; }
     train 1 "$tmp/solo1.csv" && train 2 "$tmp/solo2.csv" || fail "a solo run failed"
     cp "$tmp/solo1.csv" "$tmp/conc.csv"
     for trial in 1 2 3 4; do
@@ -247,7 +264,7 @@ case $case_name in
   outputs_checked_before_work)
     # Case 5: an output that cannot be written fails before the work, not after it.
     SECONDS=0
-    expect 2 "option --out: '/proc/x\.csv' cannot be created" train --synthetic 200000,32 --epochs 5 --out /proc/x.csv
+    expect 2 "option --out: '/proc/x\.csv' cannot be created" train --n 200000 --d 32 --epochs 5 --out /proc/x.csv
     [ -s "$tmp/out" ] && fail "train did work before failing"
     expect 2 "option --json: '/proc/x' must end in \.json" grad --data "$data/small.csv" --kernel scalar.residual.f64 --json /proc/x
     [ -s "$tmp/out" ] && fail "grad printed its table before failing"
@@ -259,8 +276,8 @@ case $case_name in
     ;;
   bad_empty_values)
     expect 2 "option --target: empty value" train --data "$data/small.csv" --target ''
-    expect 2 "option --out: empty value" train --synthetic 100,3 --out ''
-    expect 2 "option --print-every: '0' is not a whole number >= 1" train --synthetic 100,3 --print-every 0
+    expect 2 "option --out: empty value" train --n 100 --d 3 --out ''
+    expect 2 "option --print-every: '0' is not a whole number >= 1" train --n 100 --d 3 --print-every 0
     ;;
   info_dev_full)
     "$bin" info >/dev/full 2>"$tmp/err"
@@ -271,13 +288,13 @@ case $case_name in
     ;;
   slow_divergence)
     # Case 4: the loss rises every epoch from 0.70; exit 1 with advice, no weights file.
-    "$bin" train --synthetic 1000,4 --lr 1.05 --batch 1000 --epochs 20 --out "$tmp/slow.csv" >"$tmp/out" 2>"$tmp/err"
+    "$bin" train --n 1000 --d 4 --noise 0 --lr 1.05 --batch 1000 --epochs 20 --out "$tmp/slow.csv" >"$tmp/out" 2>"$tmp/err"
     got=$?
     [ $got -eq 1 ] || fail "exit status $got, expected 1"
     [ "$(grep -c '' "$tmp/err")" -eq 1 ] || fail "expected one line on stderr"
     grep -q 'diverged in epoch 3: loss .* rose in each of the last 3 epochs.*--allow-divergence' "$tmp/err" || fail "no divergence message with advice"
     [ -e "$tmp/slow.csv" ] && fail "weights were written for a diverged run"
-    expect 0 'the loss grew over the run' train --synthetic 1000,4 --lr 1.05 --batch 1000 --epochs 20 --out "$tmp/slow.csv" --allow-divergence
+    expect 0 'the loss grew over the run' train --n 1000 --d 4 --noise 0 --lr 1.05 --batch 1000 --epochs 20 --out "$tmp/slow.csv" --allow-divergence
     [ "$(grep -c '' "$tmp/slow.csv")" -eq 5 ] || fail "--allow-divergence did not write the weights"
     ;;
   *) echo "unknown case '$case_name'"; exit 1 ;;
