@@ -49,6 +49,163 @@ int exponent_option(const Options& opts, const char* name, std::int64_t fallback
   return static_cast<int>(v);
 }
 
+// What every row is measured against: the exact gradient at the problem's w and its scale,
+// the kernel's own L(w) (the forward difference's base) and its summation depths (the bound).
+struct Exact {
+  Reference ref;
+  double scale = 0;  // max_j |g*_j|, the denominator of relative errors
+  double loss = 0;
+  SumDepths depths;
+};
+
+template <class T>
+Exact exact(const Kernel& k, const Problem<T>& p, Exec exec) {
+  Exact x{reference<T>(p.batch, p.w), 0, loss<T>(k, p.batch, p.w, exec),
+          k.depths(p.batch.rows, p.batch.d)};
+  for (double g : x.ref.grad) x.scale = std::max(x.scale, std::abs(g));
+  return x;
+}
+
+// The steps the rules predict. The central difference: the data-aware rule per coordinate
+// (its median marks the table, its range is printed). The forward difference balances
+// truncation h c_j / 2 against rounding 2 u L / h, which puts its optimum sqrt(2u) times lower.
+struct Prediction {
+  double central = 0, forward = 0;  // powers of two
+  double lo = 0, hi = 0;            // the per-coordinate data-aware steps
+  double eps = 0;                   // of the element type, for the textbook cbrt(eps)
+};
+
+template <class T>
+Prediction predict(const Kernel& k, const Problem<T>& p) {
+  std::vector<T> h(p.batch.d);
+  make_steps<T>(StepPolicy{StepRule::data, 0}, p.batch, p.w, h);
+  std::vector<double> steps(h.begin(), h.end());
+  Prediction out;
+  out.central = median_pow2(steps);
+  const auto [lo, hi] = std::minmax_element(steps.begin(), steps.end());
+  out.lo = *lo;
+  out.hi = *hi;
+  for (double& x : steps) x *= std::sqrt(2 * unit_roundoff(k.acc));
+  out.forward = median_pow2(steps);
+  out.eps = std::numeric_limits<T>::epsilon();
+  return out;
+}
+
+// The kernel's central difference at step h for every coordinate: its largest error against
+// the exact gradient, and the largest section 3 bound of its quotient.
+template <class T>
+void central_errors(const Kernel& k, const Problem<T>& p, const std::vector<T>& h, const Exact& x,
+                    Exec exec, SweepRow& r) {
+  std::vector<double> g(p.batch.d);
+  gradient<T>(k, p.batch, p.w, h, g, exec);
+  const CentralReference cr = central_reference<T>(p.batch, p.w, h, x.ref, k.acc, x.depths);
+  double err = 0, bound = 0;
+  for (std::size_t j = 0; j < g.size(); ++j) {
+    err = std::max(err, std::abs(g[j] - x.ref.grad[j]));
+    bound = std::max(bound, cr.bound[j]);
+  }
+  r.central_abs = err;
+  r.central_rel = err / (x.scale > 0 ? x.scale : 1);
+  r.central_bound = bound;
+}
+
+// The forward difference (L(w + h e_j) - L(w)) / (achieved step) with the kernel's own loss;
+// left NaN when a step does not move w_j or a quotient is not finite.
+template <class T>
+void forward_errors(const Kernel& k, const Problem<T>& p, const std::vector<T>& h, const Exact& x,
+                    Exec exec, SweepRow& r) {
+  std::vector<T> wf(p.w);
+  double err = 0;
+  for (std::size_t j = 0; j < wf.size(); ++j) {
+    wf[j] = static_cast<T>(p.w[j] + h[j]);
+    const double step = static_cast<double>(wf[j]) - static_cast<double>(p.w[j]);
+    const double gf = (loss<T>(k, p.batch, wf, exec) - x.loss) / step;
+    wf[j] = p.w[j];
+    if (!(step > 0) || !std::isfinite(gf)) return;
+    err = std::max(err, std::abs(gf - x.ref.grad[j]));
+  }
+  r.forward_abs = err;
+  r.forward_rel = err / (x.scale > 0 ? x.scale : 1);
+}
+
+// One row per h = 2^e, e = kmin..kmax. Only a step that moves every w_j both ways and stays
+// finite is a central difference; the others are rows of NaN ('-').
+template <class T>
+std::vector<SweepRow> sweep(const Kernel& k, const Problem<T>& p, const Exact& x, int kmin,
+                            int kmax, Exec exec) {
+  std::vector<SweepRow> rows;
+  for (int e = kmin; e <= kmax; ++e) {
+    SweepRow r;
+    r.k = e;
+    r.h = std::exp2(e);
+    const std::vector<T> h(p.batch.d, static_cast<T>(r.h));
+    bool moves = std::isfinite(h[0]) && h[0] > 0;
+    for (std::size_t j = 0; j < h.size() && moves; ++j) moves = step_moves(p.w[j], h[j]);
+    if (moves) {
+      central_errors(k, p, h, x, exec, r);
+      forward_errors(k, p, h, x, exec, r);
+    }
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+int nearest_exponent(double x) {
+  return static_cast<int>(std::round(std::log2(x)));
+}
+
+// The table, each row's h marked where a rule or a textbook step falls.
+void print_table(const std::vector<SweepRow>& rows, const Prediction& pr) {
+  Table table({"k", "h", "central abs", "central rel", "forward abs", "forward rel",
+               "central bound", "note"},
+              {true, true, true, true, true, true, true, false});
+  for (const SweepRow& r : rows) {
+    std::string note;
+    auto add = [&](double step, const char* what) {
+      if (r.k == nearest_exponent(step)) note += (note.empty() ? "<- " : ", ") + std::string(what);
+    };
+    add(pr.central, "data-aware (median)");
+    add(pr.forward, "forward optimum (predicted)");
+    add(1e-5, "1e-5");
+    add(std::cbrt(pr.eps), "cbrt(eps)");
+    if (std::isnan(r.central_abs))
+      note = "step does not move every w_j" + (note.empty() ? "" : "; " + note);
+    table.row({std::to_string(r.k), fmt(r.h, 3), fmt(r.central_abs, 3), fmt(r.central_rel, 3),
+               fmt(r.forward_abs, 3), fmt(r.forward_rel, 3), fmt(r.central_bound, 3), note});
+  }
+  table.print(std::cout);
+}
+
+void print_predictions(const Kernel& k, const Prediction& pr) {
+  std::cout << "\nerrors are max_j |g_j - g*_j| against the exact gradient; rel divides by max_j "
+               "|g*_j|.\n"
+            << "predicted central optimum (data-aware rule ||r||/||X_j||): h = 2^"
+            << nearest_exponent(pr.central) << " (per coordinate 2^" << nearest_exponent(pr.lo)
+            << " .. 2^" << nearest_exponent(pr.hi) << ")\n"
+            << "predicted forward optimum (sqrt(2u) x that): h = 2^" << nearest_exponent(pr.forward)
+            << "\ntextbook steps: 1e-5 ~ 2^" << nearest_exponent(1e-5) << ", cbrt(eps_"
+            << name(k.elem) << ") = " << fmt(std::cbrt(pr.eps)) << " ~ 2^"
+            << nearest_exponent(std::cbrt(pr.eps)) << "\n";
+}
+
+// --csv: metadata as '#' lines, so the file stays a plain table for spreadsheets and numpy.
+void write_csv(const std::string& path, const Kernel& k, const ProblemSpec& spec, const Exact& x,
+               const Prediction& pr, const std::vector<SweepRow>& rows) {
+  write_output(path, [&](std::ostream& out) {
+    out << "# kernel=" << k.id << "\n# problem=" << spec.describe() << "\n"
+        << "# predicted_central=" << fmt(pr.central, 17) << "\n"
+        << "# predicted_forward=" << fmt(pr.forward, 17) << "\n"
+        << "# eps=" << fmt(pr.eps, 17) << "\n# grad_scale=" << fmt(x.scale, 17) << "\n"
+        << "k,h,central_abs,central_rel,forward_abs,forward_rel,central_bound\n";
+    for (const SweepRow& r : rows) {
+      auto c = [](double v) { return std::isnan(v) ? std::string("nan") : fmt(v, 17); };
+      out << r.k << "," << c(r.h) << "," << c(r.central_abs) << "," << c(r.central_rel) << ","
+          << c(r.forward_abs) << "," << c(r.forward_rel) << "," << c(r.central_bound) << "\n";
+    }
+  });
+}
+
+// Range -> problem -> exact values and predictions -> sweep -> print -> CSV.
 template <class T>
 int run(const Kernel& k, const ProblemSpec& spec, const Options& opts, Exec exec,
         const std::string& csv_path) {
@@ -56,117 +213,16 @@ int run(const Kernel& k, const ProblemSpec& spec, const Options& opts, Exec exec
   const int kmax = exponent_option(opts, "kmax", 12);
   if (kmin > kmax) throw UsageError("option --kmin must not exceed --kmax");
   const Problem<T> p = make_problem<T>(spec);
-  const BatchView<T>& B = p.batch;
-  const std::size_t d = B.d;
-
-  const Reference ref = reference<T>(B, p.w);
-  double gscale = 0;
-  for (double g : ref.grad) gscale = std::max(gscale, std::abs(g));
-  const double denom = gscale > 0 ? gscale : 1;
-  const double L0 = loss<T>(k, B, p.w, exec);
-  const SumDepths depths = k.depths(B.rows, d);
-
-  // Predictions: the data-aware rule per coordinate for the central difference; the forward
-  // difference balances truncation h c_j / 2 against rounding 2 u L / h, which puts its
-  // optimum sqrt(2u) times lower.
-  std::vector<T> h_auto(d);
-  make_steps<T>(StepPolicy{StepRule::data, 0}, B, p.w, h_auto);
-  std::vector<double> ha(h_auto.begin(), h_auto.end());
-  const double predicted = median_pow2(ha);
-  const double u = unit_roundoff(k.acc);
-  const double predicted_forward = median_pow2([&] {
-    std::vector<double> v = ha;
-    for (double& x : v) x *= std::sqrt(2 * u);
-    return v;
-  }());
-  const double eps = std::numeric_limits<T>::epsilon();
-  const double cbrt_eps = std::cbrt(eps);
-
-  std::vector<SweepRow> rows;
-  std::vector<T> h(d), wf(p.w);
-  std::vector<double> g(d);
-  for (int e = kmin; e <= kmax; ++e) {
-    SweepRow r;
-    r.k = e;
-    r.h = std::exp2(e);
-    std::fill(h.begin(), h.end(), static_cast<T>(r.h));
-    // Only steps that move every w_j both ways and stay finite are a central difference.
-    bool moves = std::isfinite(static_cast<T>(r.h)) && static_cast<T>(r.h) > 0;
-    for (std::size_t j = 0; j < d && moves; ++j) moves = step_moves(p.w[j], h[j]);
-    if (moves) {
-      gradient<T>(k, B, p.w, h, g, exec);
-      const CentralReference cr = central_reference<T>(B, p.w, h, ref, k.acc, depths);
-      double ca = 0, fa = 0, cb = 0;
-      bool forward_ok = true;
-      for (std::size_t j = 0; j < d; ++j) {
-        ca = std::max(ca, std::abs(g[j] - ref.grad[j]));
-        cb = std::max(cb, cr.bound[j]);
-        // Forward difference with the kernel's own loss, over the achieved step.
-        wf[j] = static_cast<T>(p.w[j] + h[j]);
-        const double step = static_cast<double>(wf[j]) - static_cast<double>(p.w[j]);
-        const double gf = (loss<T>(k, B, wf, exec) - L0) / step;
-        wf[j] = p.w[j];
-        if (!(step > 0) || !std::isfinite(gf)) forward_ok = false;
-        fa = std::max(fa, std::abs(gf - ref.grad[j]));
-      }
-      r.central_abs = ca;
-      r.central_rel = ca / denom;
-      r.central_bound = cb;
-      if (forward_ok) {
-        r.forward_abs = fa;
-        r.forward_rel = fa / denom;
-      }
-    }
-    rows.push_back(r);
-  }
+  const Exact x = exact(k, p, exec);
+  const Prediction pr = predict(k, p);
+  const std::vector<SweepRow> rows = sweep(k, p, x, kmin, kmax, exec);
 
   std::cout << "kernel: " << k.id << "\nproblem: " << spec.describe() << "\n"
-            << "exact gradient: max_j |g*_j| = " << fmt(gscale, 6) << ", loss " << fmt(ref.loss, 6)
-            << "\n\n";
-  auto nearest = [](double x) { return static_cast<int>(std::round(std::log2(x))); };
-  Table table({"k", "h", "central abs", "central rel", "forward abs", "forward rel",
-               "central bound", "note"},
-              {true, true, true, true, true, true, true, false});
-  for (const SweepRow& r : rows) {
-    std::string note;
-    auto add = [&](bool on, const char* what) {
-      if (on) note += (note.empty() ? "<- " : ", ") + std::string(what);
-    };
-    add(r.k == nearest(predicted), "data-aware (median)");
-    add(r.k == nearest(predicted_forward), "forward optimum (predicted)");
-    add(r.k == nearest(1e-5), "1e-5");
-    add(r.k == nearest(cbrt_eps), "cbrt(eps)");
-    if (std::isnan(r.central_abs))
-      note = "step does not move every w_j" + (note.empty() ? "" : "; " + note);
-    table.row({std::to_string(r.k), fmt(r.h, 3), fmt(r.central_abs, 3), fmt(r.central_rel, 3),
-               fmt(r.forward_abs, 3), fmt(r.forward_rel, 3), fmt(r.central_bound, 3), note});
-  }
-  table.print(std::cout);
-  auto [lo, hi] = std::minmax_element(ha.begin(), ha.end());
-  std::cout << "\nerrors are max_j |g_j - g*_j| against the exact gradient; rel divides by max_j "
-               "|g*_j|.\n"
-            << "predicted central optimum (data-aware rule ||r||/||X_j||): h = 2^"
-            << nearest(predicted) << " (per coordinate 2^" << nearest(*lo) << " .. 2^"
-            << nearest(*hi) << ")\n"
-            << "predicted forward optimum (sqrt(2u) x that): h = 2^" << nearest(predicted_forward)
-            << "\ntextbook steps: 1e-5 ~ 2^" << nearest(1e-5) << ", cbrt(eps_" << name(k.elem)
-            << ") = " << fmt(cbrt_eps) << " ~ 2^" << nearest(cbrt_eps) << "\n";
-
-  if (!csv_path.empty()) {
-    write_output(csv_path, [&](std::ostream& out) {
-      // Metadata as '#' lines, so the file stays a plain table for spreadsheets and numpy.
-      out << "# kernel=" << k.id << "\n# problem=" << spec.describe() << "\n"
-          << "# predicted_central=" << fmt(predicted, 17) << "\n"
-          << "# predicted_forward=" << fmt(predicted_forward, 17) << "\n"
-          << "# eps=" << fmt(eps, 17) << "\n# grad_scale=" << fmt(gscale, 17) << "\n"
-          << "k,h,central_abs,central_rel,forward_abs,forward_rel,central_bound\n";
-      for (const SweepRow& r : rows) {
-        auto c = [](double v) { return std::isnan(v) ? std::string("nan") : fmt(v, 17); };
-        out << r.k << "," << c(r.h) << "," << c(r.central_abs) << "," << c(r.central_rel) << ","
-            << c(r.forward_abs) << "," << c(r.forward_rel) << "," << c(r.central_bound) << "\n";
-      }
-    });
-  }
+            << "exact gradient: max_j |g*_j| = " << fmt(x.scale, 6) << ", loss "
+            << fmt(x.ref.loss, 6) << "\n\n";
+  print_table(rows, pr);
+  print_predictions(k, pr);
+  if (!csv_path.empty()) write_csv(csv_path, k, spec, x, pr, rows);
   return kExitOk;
 }
 
