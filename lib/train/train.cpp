@@ -1,7 +1,7 @@
 // Mini-batch SGD over any kernel (numgrad/train.hpp) and the long-double least-squares
 // solution it is compared with. Everything is validated before the first epoch; inside the
-// loop the kernel's unchecked functions are called directly, as the validated API would after
-// its checks, so nothing allocates or throws per batch.
+// loop (Sgd) the kernel's unchecked functions are called directly, as the validated API would
+// after its checks, so nothing allocates or throws per batch.
 #include "numgrad/train.hpp"
 
 #include <algorithm>
@@ -124,6 +124,185 @@ bool steps_move(const std::vector<T>& w, const std::vector<T>& h) {
   return true;
 }
 
+// The kernel's functions for T, checked once: the dataset's element type, runnable on this
+// CPU, and complete.
+template <class T>
+const KernelFns<T>& checked_functions(const Kernel& k) {
+  if (k.elem != dtype_of<T>)
+    fail("kernel: '", k.id, "' takes ", name(k.elem), " data, the dataset is ", name(dtype_of<T>));
+  if (!k.is_supported())
+    throw std::runtime_error("kernel: '" + k.id + "' is not supported on this CPU");
+  const KernelFns<T>& fns = k.fns<T>();
+  if (fns.loss == nullptr || fns.gradient == nullptr || fns.analytic_gradient == nullptr)
+    fail("kernel: '", k.id, "' has no ", name(dtype_of<T>), " functions");
+  return fns;
+}
+
+// The dataset, checked once: rows, a valid layout and finite values.
+template <class T>
+void check_data(const Dataset<T>& data) {
+  if (data.n == 0) fail("data: no rows (n=0)");
+  const BatchView<T> all = data.all();  // throws for d = 0 or ld < d via validate_batch
+  validate_batch(all);
+  if (const std::string bad = find_non_finite(all); !bad.empty())
+    fail("data: non-finite value at ", bad, " (n=", data.n, ", d=", data.d, ")");
+}
+
+// The starting weights in T: zeros, or TrainOptions::initial_weights (d values that fit T).
+template <class T>
+std::vector<T> initial_weights(const TrainOptions& o, std::size_t d) {
+  std::vector<T> w(d, T(0));
+  if (o.initial_weights.empty()) return w;
+  if (o.initial_weights.size() != d)
+    fail("initial_weights: length ", o.initial_weights.size(), ", expected d=", d);
+  for (std::size_t j = 0; j < d; ++j) {
+    if (!fits<T>(o.initial_weights[j]))
+      fail("initial_weights[", j, "]=", o.initial_weights[j], " does not fit ", name(dtype_of<T>));
+    w[j] = static_cast<T>(o.initial_weights[j]);
+  }
+  return w;
+}
+
+void diverge(TrainResult& result, std::size_t epoch, const std::string& what, double lr) {
+  result.stop = StopReason::diverged;
+  result.message = cat("training diverged in epoch ", epoch, ": ", what, " (lr=", lr,
+                       "); try a smaller learning rate, or standardize the features");
+}
+
+// One run's weights and the buffers its loop reuses, allocated here, once per call: the
+// shuffled copy of the data (kernels want contiguous rows, and a gather per batch would also
+// be a copy, just a slower one), the permutation, steps, gradient and velocity. Inside the
+// loop the kernel's unchecked functions are called directly: everything was checked before.
+template <class T>
+class Sgd {
+ public:
+  Sgd(const KernelFns<T>& fns, bool analytic, const Dataset<T>& data, const TrainOptions& o)
+      : fns_(fns),
+        o_(o),
+        data_(data),
+        all_(data.all()),
+        analytic_(analytic),
+        n_(data.n),
+        b_(std::min(o.batch, data.n)),
+        w_(initial_weights<T>(o, data.d)),
+        xs_(data.n * data.ld),
+        ys_(data.n),
+        shuffled_{xs_.data(), ys_.data(), data.n, data.d, data.ld},
+        order_(data.n),
+        h_(data.d, T(0)),
+        g_(data.d, 0.0),
+        v_(data.d, 0.0) {}
+
+  std::size_t batches() const { return (n_ + b_ - 1) / b_; }
+  // The full-dataset loss at the current weights, and at w = 0 (what predicting nothing costs).
+  double loss() const { return fns_.loss(all_, w_.data(), o_.exec); }
+  double loss_at_zero() const {
+    const std::vector<T> zeros(w_.size(), T(0));
+    return fns_.loss(all_, zeros.data(), o_.exec);
+  }
+  std::vector<double> weights() const { return {w_.begin(), w_.end()}; }
+
+  // One epoch (0-based) at rate lr: the rows reshuffled, then every batch's gradient and
+  // update. False when it stopped the run part-way, as `result` now says (a weight that left
+  // T's range, a step that no longer moves the weights).
+  bool epoch(std::size_t e, double lr, TrainResult& result) {
+    shuffle(e);
+    for (std::size_t r0 = 0; r0 < n_; r0 += b_) {
+      const std::size_t rows = std::min(b_, n_ - r0);
+      if (!gradient(shuffled_.rows_range(r0, r0 + rows), e, r0, result)) return false;
+      if (!update(rows, lr, e, r0, result)) return false;
+      if (o_.on_batch) o_.on_batch(e + 1, r0 + rows);
+    }
+    return true;
+  }
+
+ private:
+  // Fisher-Yates from the identity, then one gather into the reused buffer.
+  void shuffle(std::size_t e) {
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+    std::mt19937_64 rng(epoch_seed(o_.seed, e));
+    for (std::size_t i = n_ - 1; i > 0; --i) std::swap(order_[i], order_[bounded(rng, i + 1)]);
+    const std::size_t d = data_.d, ld = data_.ld;
+    for (std::size_t i = 0; i < n_; ++i) {
+      std::memcpy(xs_.data() + i * ld, data_.x.data() + order_[i] * ld, d * sizeof(T));
+      ys_[i] = data_.y[order_[i]];
+    }
+  }
+
+  // g for the batch: the analytic gradient, or the central difference. Steps are refreshed
+  // once per epoch, on its first batch: the data-aware step costs a pass over the batch in
+  // double, which per batch would cost more than a fast residual kernel itself. Its optimum
+  // is broad (a step k times off raises the rounding error by (k + 1/k) / 2), so a step from
+  // the epoch's start stays within a small factor of the best while the loss falls within
+  // the epoch, far below the sampling noise of SGD. When w has moved so far that a step no
+  // longer changes w_j in T, the steps are recomputed on the spot. A fixed step cannot be: at
+  // the initial weights that is a bad option, later the run stops there, keeping what it has.
+  bool gradient(const BatchView<T>& batch, std::size_t e, std::size_t r0, TrainResult& result) {
+    if (analytic_) {
+      fns_.analytic_gradient(batch, w_.data(), g_.data(), o_.exec);
+      return true;
+    }
+    if (r0 == 0 || !steps_move(w_, h_)) {
+      make_steps<T>(o_.step, batch, w_, h_);
+      if (!steps_move(w_, h_)) {
+        const std::string what =
+            cat("step=", to_string(o_.step), ": does not move every weight in ", name(dtype_of<T>));
+        const std::string advice = "; use a larger fixed step, or relative or auto";
+        if (e == 0 && r0 == 0) fail(what, " at the initial weights", advice);
+        result.stop = StopReason::stalled;
+        result.message = cat("training stalled in epoch ", e + 1, " at row ", r0, ": ", what,
+                             " once they grew", advice);
+        return false;
+      }
+    }
+    fns_.gradient(batch, w_.data(), h_.data(), g_.data(), o_.exec);
+    return true;
+  }
+
+  // v = momentum v + (rows / b) g, w -= lr v, in double and stored back in T. The partial
+  // last batch's mean gradient is weighted by rows / b, so that every row of the epoch moves
+  // w by the same amount; a full step would give its few rows up to b times the weight of
+  // the others. False when a weight no longer fits T (the run has diverged).
+  bool update(std::size_t rows, double lr, std::size_t e, std::size_t r0, TrainResult& result) {
+    const double scale = static_cast<double>(rows) / static_cast<double>(b_);
+    for (std::size_t j = 0; j < w_.size(); ++j) {
+      v_[j] = o_.momentum * v_[j] + scale * g_[j];
+      const double next = static_cast<double>(w_[j]) - lr * v_[j];
+      if (!fits<T>(next)) {
+        diverge(result, e + 1, cat("weight ", j, " became ", next, " at row ", r0), o_.lr);
+        return false;
+      }
+      w_[j] = static_cast<T>(next);
+    }
+    return true;
+  }
+
+  const KernelFns<T>& fns_;
+  const TrainOptions& o_;
+  const Dataset<T>& data_;
+  const BatchView<T> all_;
+  const bool analytic_;
+  const std::size_t n_, b_;
+  std::vector<T> w_;
+  AlignedBuffer<T> xs_, ys_;
+  const BatchView<T> shuffled_;
+  std::vector<std::size_t> order_;
+  std::vector<T> h_;
+  std::vector<double> g_, v_;
+};
+
+// After an epoch: diverged by the watch, or converged by TrainOptions::tol.
+void judge(TrainResult& result, DivergenceWatch& watch, double previous, const TrainOptions& o) {
+  const EpochReport& rep = result.history.back();
+  if (const std::string why = watch.check(rep.loss); !why.empty()) {
+    diverge(result, rep.epoch, why, o.lr);
+  } else if (o.tol > 0 && std::fabs(previous - rep.loss) <= o.tol * previous) {
+    result.stop = StopReason::converged;
+    result.message = cat("converged: loss changed by ", std::fabs(previous - rep.loss),
+                         " <= tol=", o.tol, " times ", previous, " in epoch ", rep.epoch);
+  }
+}
+
 }  // namespace
 
 std::string_view name(StopReason r) {
@@ -160,157 +339,52 @@ void validate(const TrainOptions& o) {
       fail("initial_weights[", j, "]=", o.initial_weights[j], " is not finite");
 }
 
+// Check -> start (the initial loss, the divergence reference) -> epochs (each: shuffle and
+// batches, report, judge) -> the weights.
 template <class T>
 TrainResult train(const Kernel& k, const Dataset<T>& data, const TrainOptions& o,
                   const std::function<void(const EpochReport&)>& on_epoch) {
   validate(o);
-  if (k.elem != dtype_of<T>)
-    fail("kernel: '", k.id, "' takes ", name(k.elem), " data, the dataset is ", name(dtype_of<T>));
-  if (!k.is_supported())
-    throw std::runtime_error("kernel: '" + k.id + "' is not supported on this CPU");
-  const KernelFns<T>& fns = k.fns<T>();
-  if (fns.loss == nullptr || fns.gradient == nullptr || fns.analytic_gradient == nullptr)
-    fail("kernel: '", k.id, "' has no ", name(dtype_of<T>), " functions");
-  if (data.n == 0) fail("data: no rows (n=0)");
-  const BatchView<T> all = data.all();  // throws for d = 0 or ld < d via validate_batch
-  validate_batch(all);
-  if (const std::string bad = find_non_finite(all); !bad.empty())
-    fail("data: non-finite value at ", bad, " (n=", data.n, ", d=", data.d, ")");
-  const std::size_t n = data.n, d = data.d, ld = data.ld;
-
-  std::vector<T> w(d, T(0));
-  if (!o.initial_weights.empty()) {
-    if (o.initial_weights.size() != d)
-      fail("initial_weights: length ", o.initial_weights.size(), ", expected d=", d);
-    for (std::size_t j = 0; j < d; ++j) {
-      if (!fits<T>(o.initial_weights[j]))
-        fail("initial_weights[", j, "]=", o.initial_weights[j], " does not fit ",
-             name(dtype_of<T>));
-      w[j] = static_cast<T>(o.initial_weights[j]);
-    }
-  }
-
-  // Everything the loop touches is allocated here, once per call: the shuffled copy of the
-  // data (kernels want contiguous rows, and a gather per batch would also be a copy, just a
-  // slower one), the permutation, steps, gradient and velocity.
-  AlignedBuffer<T> xs(n * ld), ys(n);
-  const BatchView<T> shuffled{xs.data(), ys.data(), n, d, ld};
-  std::vector<std::size_t> order(n);
-  std::vector<T> h(d, T(0));
-  std::vector<double> g(d, 0.0), v(d, 0.0);
-  const bool analytic = o.use_analytic || k.algorithm == Algorithm::analytic;
-  const std::size_t b = std::min(o.batch, n);
-  const std::size_t batches = (n + b - 1) / b;
+  const KernelFns<T>& fns = checked_functions<T>(k);
+  check_data(data);
+  Sgd<T> sgd(fns, o.use_analytic || k.algorithm == Algorithm::analytic, data, o);
 
   TrainResult result;
-  result.initial_loss = fns.loss(all, w.data(), o.exec);
-  result.final_loss = result.initial_loss;
-  const std::vector<T> zeros(o.initial_weights.empty() ? 0 : d, T(0));
+  result.initial_loss = result.final_loss = sgd.loss();
   DivergenceWatch watch(result.initial_loss,
-                        zeros.empty() ? result.initial_loss : fns.loss(all, zeros.data(), o.exec),
+                        o.initial_weights.empty() ? result.initial_loss : sgd.loss_at_zero(),
                         o.allow_divergence);
-  auto diverge = [&](std::size_t epoch, const std::string& what) {
-    result.stop = StopReason::diverged;
-    result.message = cat("training diverged in epoch ", epoch, ": ", what, " (lr=", o.lr,
-                         "); try a smaller learning rate, or standardize the features");
-  };
   if (!std::isfinite(result.initial_loss)) {
-    diverge(0, "the loss at the initial weights is not finite");
-    result.weights.assign(w.begin(), w.end());
+    diverge(result, 0, "the loss at the initial weights is not finite", o.lr);
+    result.weights = sgd.weights();
     return result;
   }
 
   double previous = result.initial_loss;
-  using clock = std::chrono::steady_clock;
-  for (std::size_t epoch = 0; epoch < o.epochs && result.stop == StopReason::epochs; ++epoch) {
-    const double lr = o.lr / (1.0 + o.decay * static_cast<double>(epoch));
-    const auto t0 = clock::now();
-
-    // Fisher-Yates from the identity, then one gather into the reused buffer.
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::mt19937_64 rng(epoch_seed(o.seed, epoch));
-    for (std::size_t i = n - 1; i > 0; --i) std::swap(order[i], order[bounded(rng, i + 1)]);
-    for (std::size_t i = 0; i < n; ++i) {
-      std::memcpy(xs.data() + i * ld, data.x.data() + order[i] * ld, d * sizeof(T));
-      ys[i] = data.y[order[i]];
-    }
-
-    bool bad_update = false;
-    for (std::size_t r0 = 0; r0 < n && !bad_update; r0 += b) {
-      const std::size_t rows = std::min(b, n - r0);
-      const BatchView<T> batch = shuffled.rows_range(r0, r0 + rows);
-      if (analytic) {
-        fns.analytic_gradient(batch, w.data(), g.data(), o.exec);
-      } else {
-        // Steps are refreshed once per epoch, on its first batch: the data-aware step costs a
-        // pass over the batch in double, which per batch would cost more than a fast
-        // residual kernel itself. Its optimum is broad (a step k times off raises the
-        // rounding error by (k + 1/k) / 2), so a step from the epoch's start stays within a
-        // small factor of the best while the loss falls within the epoch, far below the
-        // sampling noise of SGD. When w has moved so far that a step no longer changes w_j
-        // in T, the steps are recomputed on the spot. A fixed step cannot be: at the initial
-        // weights that is a bad option, later the run stops there, keeping what it has.
-        if (r0 == 0 || !steps_move(w, h)) {
-          make_steps<T>(o.step, batch, w, h);
-          if (!steps_move(w, h)) {
-            const std::string what = cat("step=", to_string(o.step),
-                                         ": does not move every weight in ", name(dtype_of<T>));
-            const std::string advice = "; use a larger fixed step, or relative or auto";
-            if (epoch == 0 && r0 == 0) fail(what, " at the initial weights", advice);
-            result.stop = StopReason::stalled;
-            result.message = cat("training stalled in epoch ", epoch + 1, " at row ", r0, ": ",
-                                 what, " once they grew", advice);
-            bad_update = true;
-            break;
-          }
-        }
-        fns.gradient(batch, w.data(), h.data(), g.data(), o.exec);
-      }
-      // The partial last batch's mean gradient is weighted by rows / b, so that every row of
-      // the epoch moves w by the same amount; a full step would give its few rows up to b
-      // times the weight of the others.
-      const double scale = static_cast<double>(rows) / static_cast<double>(b);
-      for (std::size_t j = 0; j < d; ++j) {
-        v[j] = o.momentum * v[j] + scale * g[j];
-        const double next = static_cast<double>(w[j]) - lr * v[j];
-        if (!fits<T>(next)) {
-          bad_update = true;
-          diverge(epoch + 1, cat("weight ", j, " became ", next, " at row ", r0));
-          break;
-        }
-        w[j] = static_cast<T>(next);
-      }
-      if (o.on_batch) o.on_batch(epoch + 1, r0 + rows);
-    }
-    const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
-    if (bad_update) break;
-
+  for (std::size_t e = 0; e < o.epochs && result.stop == StopReason::epochs; ++e) {
+    const double lr = o.lr / (1.0 + o.decay * static_cast<double>(e));
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!sgd.epoch(e, lr, result)) break;
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EpochReport rep;
-    rep.epoch = epoch + 1;
+    rep.epoch = e + 1;
     rep.epochs = o.epochs;
-    rep.loss = fns.loss(all, w.data(), o.exec);
+    rep.loss = sgd.loss();
     rep.lr = lr;
     rep.seconds = seconds;
-    rep.rows_per_second = seconds > 0 ? static_cast<double>(n) / seconds : 0.0;
-    rep.batches = batches;
+    rep.rows_per_second = seconds > 0 ? static_cast<double>(data.n) / seconds : 0.0;
+    rep.batches = sgd.batches();
     result.history.push_back(rep);
     result.final_loss = rep.loss;
-    result.epochs_run = epoch + 1;
+    result.epochs_run = e + 1;
     if (on_epoch) on_epoch(rep);
-
-    if (const std::string why = watch.check(rep.loss); !why.empty()) {
-      diverge(epoch + 1, why);
-    } else if (o.tol > 0 && std::fabs(previous - rep.loss) <= o.tol * previous) {
-      result.stop = StopReason::converged;
-      result.message = cat("converged: loss changed by ", std::fabs(previous - rep.loss),
-                           " <= tol=", o.tol, " times ", previous, " in epoch ", epoch + 1);
-      break;
-    }
+    judge(result, watch, previous, o);
     previous = rep.loss;
   }
   // A stall ends an epoch part-way: its updates so far are in w, so the loss is taken there.
-  if (result.stop == StopReason::stalled) result.final_loss = fns.loss(all, w.data(), o.exec);
-  result.weights.assign(w.begin(), w.end());
+  if (result.stop == StopReason::stalled) result.final_loss = sgd.loss();
+  result.weights = sgd.weights();
   return result;
 }
 
