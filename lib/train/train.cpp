@@ -1,5 +1,5 @@
-// Mini-batch SGD over any kernel (numgrad/train.hpp) and the long-double least-squares
-// solution it is compared with. Everything is validated before the first epoch; inside the
+// Mini-batch SGD over any kernel (numgrad/train.hpp); the least-squares solution it is
+// compared with is in least_squares.cpp. Everything is validated before the first epoch; inside the
 // loop (Sgd) the kernel's unchecked functions are called directly, as the validated API would
 // after its checks, so nothing allocates or throws per batch.
 #include "numgrad/train.hpp"
@@ -388,82 +388,9 @@ TrainResult train(const Kernel& k, const Dataset<T>& data, const TrainOptions& o
   return result;
 }
 
-template <class T>
-LeastSquares least_squares(const Dataset<T>& data) {
-  if (data.n == 0) fail("least_squares: no rows (n=0)");
-  const BatchView<T> all = data.all();
-  validate_batch(all);
-  const std::size_t n = data.n, d = data.d;
-  using LD = long double;
-  // Upper triangle of X^T X and X^T y, plain long-double sums: relative error up to n 2^-64
-  // (5e-14 at n = 1e6). It moves the solution by cond(X^T X) times that, and the loss, which
-  // is at its minimum, only by the square.
-  std::vector<LD> a(d * d, 0.0L), rhs(d, 0.0L), x(d);
-  for (std::size_t i = 0; i < n; ++i) {
-    const T* row = all.row(i);
-    for (std::size_t j = 0; j < d; ++j) x[j] = static_cast<LD>(row[j]);
-    const LD yi = static_cast<LD>(all.y[i]);
-    for (std::size_t j = 0; j < d; ++j) {
-      LD* aj = a.data() + j * d;
-      for (std::size_t k2 = j; k2 < d; ++k2) aj[k2] += x[j] * x[k2];
-      rhs[j] += x[j] * yi;
-    }
-  }
-  // Cholesky A = R^T R (R upper, stored over a), dropping dependent columns: a pivot that
-  // lost all but ~1e-16 of its diagonal marks a column the others (almost) span, where the
-  // f64 answer would be noise anyway; its weight is fixed at 0 and the rest still minimise.
-  const LD tol = 1e3L * static_cast<LD>(d) * std::numeric_limits<LD>::epsilon();
-  std::vector<bool> kept(d, false);
-  LeastSquares out;
-  for (std::size_t j = 0; j < d; ++j) {
-    LD s = a[j * d + j];
-    for (std::size_t k2 = 0; k2 < j; ++k2)
-      if (kept[k2]) s -= a[k2 * d + j] * a[k2 * d + j];
-    if (!(s > tol * a[j * d + j])) continue;
-    kept[j] = true;
-    ++out.rank;
-    const LD rjj = std::sqrt(s);
-    a[j * d + j] = rjj;
-    for (std::size_t c = j + 1; c < d; ++c) {
-      LD t = a[j * d + c];
-      for (std::size_t k2 = 0; k2 < j; ++k2)
-        if (kept[k2]) t -= a[k2 * d + j] * a[k2 * d + c];
-      a[j * d + c] = t / rjj;
-    }
-  }
-  // R^T z = rhs, then R w = z, over the kept columns only.
-  std::vector<LD> z(d, 0.0L), wl(d, 0.0L);
-  for (std::size_t j = 0; j < d; ++j) {
-    if (!kept[j]) continue;
-    LD t = rhs[j];
-    for (std::size_t k2 = 0; k2 < j; ++k2)
-      if (kept[k2]) t -= a[k2 * d + j] * z[k2];
-    z[j] = t / a[j * d + j];
-  }
-  for (std::size_t j = d; j-- > 0;) {
-    if (!kept[j]) continue;
-    LD t = z[j];
-    for (std::size_t c = j + 1; c < d; ++c)
-      if (kept[c]) t -= a[j * d + c] * wl[c];
-    wl[j] = t / a[j * d + j];
-  }
-  out.weights.assign(wl.begin(), wl.end());
-  // The loss from the data, not from the normal equations (y^T y - w^T X^T y cancels badly).
-  LD sum = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const T* row = all.row(i);
-    LD r = -static_cast<LD>(all.y[i]);
-    for (std::size_t j = 0; j < d; ++j) r += static_cast<LD>(row[j]) * wl[j];
-    sum += r * r;
-  }
-  out.loss = static_cast<double>(sum / static_cast<LD>(n));
-  return out;
-}
-
 #define NUMGRAD_INSTANTIATE_TRAIN(T)                                                   \
   template TrainResult train<T>(const Kernel&, const Dataset<T>&, const TrainOptions&, \
-                                const std::function<void(const EpochReport&)>&);       \
-  template LeastSquares least_squares<T>(const Dataset<T>&);
+                                const std::function<void(const EpochReport&)>&);
 NUMGRAD_INSTANTIATE_TRAIN(float)
 NUMGRAD_INSTANTIATE_TRAIN(double)
 #undef NUMGRAD_INSTANTIATE_TRAIN
