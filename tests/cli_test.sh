@@ -50,7 +50,12 @@ case $case_name in
     expect 0 '([0-9]+) of \1 kernels pass' verify --json "$tmp/v.json"
     grep -q '"pass": true' "$tmp/v.json" || fail "JSON does not record the pass"
     ;;
-  verify_small) expect 0 '([0-9]+) of \1 kernels pass' verify --n 100 --d 9 --b 33 --seed 7 ;;
+  verify_small)
+    expect 0 '([0-9]+) of \1 kernels pass' verify --n 100 --d 9 --b 33 --seed 7
+    # The data options of every command: noise and an intercept on synthetic data too.
+    expect 0 '([0-9]+) of \1 kernels pass' verify --n 100 --d 9 --noise 0.5 --intercept --kernels '^scalar\.'
+    grep -q '^problem: synthetic normal n=100 d=9 b=100 noise=0\.5 seed=1 +intercept$' "$tmp/out" || fail "problem line"
+    ;;
   verify_lognormal) expect 0 '([0-9]+) of \1 kernels pass' verify --dist lognormal --n 1024 --d 32 ;;
   verify_csv) expect 0 '([0-9]+) of \1 kernels pass' verify --data "$data/small.csv" --weights "$data/small_weights.csv" ;;
   verify_zero_column)
@@ -121,10 +126,17 @@ case $case_name in
   bad_missing_value_next_option) expect 2 'option --kernels needs a value' verify --kernels --json x ;;
   bad_number) expect 2 "option --n: 'abc' is not a whole number" verify --n abc ;;
   bad_negative) expect 2 "option --d: '-3' is not a whole number >= 1" verify --d -3 ;;
-  bad_real) expect 2 "option --perturb: '1e-3x' is not a finite number" verify --dist nearfit --perturb 1e-3x ;;
+  bad_real)
+    expect 2 "option --perturb: '1e-3x' is not a finite number" verify --dist nearfit --perturb 1e-3x
+    expect 2 "option --noise: '1e-3x' is not a finite number" train --n 10 --noise 1e-3x
+    expect 2 "option --sigma must be >= 0" grad --n 10 --dist lognormal --sigma -1 --kernel scalar.residual.f64
+    ;;
   bad_flag_value) expect 2 'option --intercept is a flag' grad --intercept=yes ;;
   bad_twice) expect 2 'option --n given twice' verify --n 5 --n 6 ;;
-  bad_b_gt_n) expect 2 'option --b=20 exceeds --n=10' verify --n 10 --b 20 ;;
+  bad_b_gt_n)
+    expect 2 'option --b=20 exceeds --n=10' verify --n 10 --b 20
+    expect 2 'option --b=7 exceeds the 6 rows of .*small\.csv' grad --data "$data/small.csv" --b 7 --kernel scalar.residual.f64
+    ;;
   bad_step) expect 2 "fixed:-1' is not one of fixed:H" verify --step fixed:-1 ;;
   bad_dist) expect 2 "option --dist: 'uniform' is not one of" verify --dist uniform ;;
   bad_dtype) expect 2 "option --dtype: 'f16'" verify --dtype f16 ;;
