@@ -167,7 +167,8 @@ struct DataSpec {
   double noise = 0.1;  // y = X w* + noise N(0, 1); nearfit: 0, so that w* is the fit
   double sigma = 2.0;  // lognormal column-scale spread
   std::uint64_t seed = 1;
-  bool standardize = false;  // train --standardize: features to mean 0, sd 1 (not an option here)
+  // Features to mean 0, sd 1: set by train's own --standardize, not read by data_spec().
+  bool standardize = false;
   // The CSV's path, or "synthetic normal, noise 0.1, seed 1": where the rows come from.
   std::string describe() const;
 };

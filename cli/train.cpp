@@ -6,12 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <optional>
-#include <sstream>
 
 #include "cli.hpp"
 #include "numgrad/train.hpp"
