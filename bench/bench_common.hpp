@@ -28,6 +28,8 @@ namespace numgrad::bench {
 
 std::size_t physical_memory_bytes();
 int hardware_threads();
+// The value of the first /proc/cpuinfo line that starts with `key` ("model name"), or "".
+std::string cpuinfo_field(const std::string& key);
 
 // --- The machine model (bench_machine.cpp) ---------------------------------------------------
 

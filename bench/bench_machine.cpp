@@ -46,17 +46,6 @@ double parse_size(const std::string& s) {
   }
 }
 
-std::string cpuinfo_field(const std::string& key) {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind(key, 0) == 0) {
-      const auto colon = line.find(':');
-      return colon == std::string::npos ? "" : line.substr(colon + 2);
-    }
-  return "";
-}
-
 // Every cache size the OS states, by source: sysfs (cpu0's cache/index*) and sysconf. Both are
 // listed even when they disagree (on KVM guests sysconf's L3 has read 320 and 508 MiB for a
 // 32 MiB cache); the report sets each beside the measurement.
@@ -191,6 +180,17 @@ void save(const MachineModel& m, const std::string& path) {
 }
 
 }  // namespace
+
+std::string cpuinfo_field(const std::string& key) {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(key, 0) == 0) {
+      const auto colon = line.find(':');
+      return colon == std::string::npos ? "" : line.substr(colon + 2);
+    }
+  return "";
+}
 
 std::string machine_model_path(const ModelOptions& opt) {
   if (!opt.path.empty()) return opt.path;

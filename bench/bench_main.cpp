@@ -30,17 +30,6 @@ namespace {
 
 // --- Context: what the report header records ------------------------------------------------
 
-std::string cpu_field(const std::string& key) {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind(key, 0) == 0) {
-      const auto colon = line.find(':');
-      return colon == std::string::npos ? "" : line.substr(colon + 2);
-    }
-  return "";
-}
-
 std::string fmt_double(double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.6g", v);
@@ -50,9 +39,9 @@ std::string fmt_double(double v) {
 void add_build_context(const std::string& preset) {
   using benchmark::AddCustomContext;
   AddCustomContext("numgrad.preset", preset);
-  AddCustomContext("numgrad.cpu_model", cpu_field("model name"));
+  AddCustomContext("numgrad.cpu_model", cpuinfo_field("model name"));
   std::string isas;
-  const std::string flags = " " + cpu_field("flags") + " ";
+  const std::string flags = " " + cpuinfo_field("flags") + " ";
   for (const char* f : {"sse2", "avx", "avx2", "fma", "avx512f", "avx512dq", "avx512bw", "avx512vl",
                         "avx512_bf16", "avx512_fp16", "amx_tile"})
     if (flags.find(std::string(" ") + f + " ") != std::string::npos)

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 
 #include "compose.hpp"
@@ -210,88 +211,99 @@ struct Tiled {
     finish_central(B.rows, s, out[0], out[1], d, g);
   }
   static void residual(const BatchView<T>& B, const T* w, const T* h, double* g, const Exec& e) {
-    if (one_tile(B)) return Small::residual(B, w, h, g, e);
-    const std::size_t d = B.d;
-    const RowChunks rc = plan(B.rows, d);
-    const ColBlocks cb = blocks(rc, d);
-    if (rc.count == 1 && cb.count == 1) return Small::residual(B, w, h, g, e);
-    const auto s = prepare_steps<T, Acc>(w, h, d);
-    Acc* r = residual_buffer<Acc>(B.rows);
-    const Partials<Acc> p = partials<Acc>(2, rc.count, d);
-    Acc* const out[2] = {sum_arrays<Acc>(d), second_array(sum_arrays<Acc>(d), d)};
-    Runner::run(e, 1.0 * B.rows * d, [&](const auto& ex) {
-      tiles(ex, rc, cb, B, w, r,
-            [&](const BatchView<T>& rows, const Acc* rk, std::size_t k, std::size_t j0,
-                std::size_t j1) {
-              Ops::perturbed_sums(rows, rk, s.dp, s.dm, j0, j1, target(p, out, 0, k),
-                                  target(p, out, 1, k));
-            });
-      if (rc.count > 1) join_sets(ex, p, 2, d, out);
-    });
-    finish_central(B.rows, s, out[0], out[1], d, g);
+    RowChunks rc;
+    ColBlocks cb;
+    if (is_small(B, rc, cb)) return Small::residual(B, w, h, g, e);
+    const auto s = prepare_steps<T, Acc>(w, h, B.d);
+    const auto out =
+        tile_sums<2>(e, rc, cb, B, w, true,
+                     [&](const auto& rows, const Acc* rk, auto j0, auto j1, Acc* const* o) {
+                       Ops::perturbed_sums(rows, rk, s.dp, s.dm, j0, j1, o[0], o[1]);
+                     });
+    finish_central(B.rows, s, out[0], out[1], B.d, g);
   }
   static void analytic(const BatchView<T>& B, const T* w, double* g, const Exec& e) {
-    if (one_tile(B)) return Small::analytic(B, w, g, e);
-    const std::size_t d = B.d;
-    const RowChunks rc = plan(B.rows, d);
-    const ColBlocks cb = blocks(rc, d);
-    if (rc.count == 1 && cb.count == 1) return Small::analytic(B, w, g, e);
-    Acc* r = residual_buffer<Acc>(B.rows);
-    const Partials<Acc> p = partials<Acc>(1, rc.count, d);
-    Acc* out[1] = {sum_arrays<Acc>(d)};
-    Runner::run(e, 1.0 * B.rows * d, [&](const auto& ex) {
-      tiles(ex, rc, cb, B, w, r,
-            [&](const BatchView<T>& rows, const Acc* rk, std::size_t k, std::size_t j0,
-                std::size_t j1) { Ops::gradient_sums(rows, rk, j0, j1, target(p, out, 0, k)); });
-      if (rc.count > 1) join_sets(ex, p, 1, d, out);
-    });
-    finish_analytic(B.rows, out[0], d, g);
+    RowChunks rc;
+    ColBlocks cb;
+    if (is_small(B, rc, cb)) return Small::analytic(B, w, g, e);
+    const auto out =
+        tile_sums<1>(e, rc, cb, B, w, true,
+                     [&](const auto& rows, const Acc* rk, auto j0, auto j1, Acc* const* o) {
+                       Ops::gradient_sums(rows, rk, j0, j1, o[0]);
+                     });
+    finish_analytic(B.rows, out[0], B.d, g);
   }
   // The data-aware steps (compose.hpp finish_steps) from r and the columns' sums of squares,
-  // both over the tiles, the chunk partials joined in order. r stays in the residual buffer.
+  // both over the tiles. r stays in the residual buffer.
   static void steps(const BatchView<T>& B, const T* w, T* h, const Exec& e) {
-    if (one_tile(B)) return Small::steps(B, w, h, e);
-    const std::size_t d = B.d;
-    const RowChunks rc = plan(B.rows, d);
-    const ColBlocks cb = blocks(rc, d);
-    if (rc.count == 1 && cb.count == 1) return Small::steps(B, w, h, e);
-    Acc* r = residual_buffer<Acc>(B.rows);
-    const Partials<Acc> p = partials<Acc>(1, rc.count, d);
-    Acc* out[1] = {sum_arrays<Acc>(d)};
-    Runner::run(e, 1.0 * B.rows * d, [&](const auto& ex) {
-      tiles(ex, rc, cb, B, w, r,
-            [&](const BatchView<T>& rows, const Acc* rk, std::size_t k, std::size_t j0,
-                std::size_t j1) { Ops::square_sums(rows, rk, j0, j1, target(p, out, 0, k)); });
-      if (rc.count > 1) join_sets(ex, p, 1, d, out);
-    });
-    finish_steps(w, squared_norm(r, B.rows), out[0], d, B.rows, h);
+    RowChunks rc;
+    ColBlocks cb;
+    if (is_small(B, rc, cb)) return Small::steps(B, w, h, e);
+    const auto out = tile_sums<1>(e, rc, cb, B, w, true,
+                                  [&](const auto& rows, const Acc* rk, auto j0, auto j1,
+                                      Acc* const* o) { Ops::square_sums(rows, rk, j0, j1, o[0]); });
+    finish_steps(w, squared_norm(residual_buffer<Acc>(B.rows), B.rows), out[0], B.d, B.rows, h);
   }
   // The steps, then the perturbed sums of every tile from the residuals the steps left.
   static void residual_auto(const BatchView<T>& B, const T* w, T* h, double* g, const Exec& e) {
-    if (one_tile(B)) return Small::residual_auto(B, w, h, g, e);
-    const std::size_t d = B.d;
-    const RowChunks rc = plan(B.rows, d);
-    const ColBlocks cb = blocks(rc, d);
-    if (rc.count == 1 && cb.count == 1) return Small::residual_auto(B, w, h, g, e);
+    RowChunks rc;
+    ColBlocks cb;
+    if (is_small(B, rc, cb)) return Small::residual_auto(B, w, h, g, e);
     steps(B, w, h, e);
-    const auto s = prepare_steps<T, Acc>(w, h, d);
-    const Acc* r = residual_buffer<Acc>(B.rows);
-    const Partials<Acc> p = partials<Acc>(2, rc.count, d);
-    Acc* const out[2] = {sum_arrays<Acc>(d), second_array(sum_arrays<Acc>(d), d)};
-    Runner::run(e, 1.0 * B.rows * d, [&](const auto& ex) {
-      ex(rc.count * cb.count, [&](std::size_t lo, std::size_t hi) {
-        for (std::size_t t = lo; t < hi; ++t) {
-          const std::size_t k = t / cb.count, blk = t % cb.count;
-          Ops::perturbed_sums(rc.chunk(B, k), r + rc.first(k), s.dp, s.dm, cb.j0(blk), cb.j1(blk),
-                              target(p, out, 0, k), target(p, out, 1, k));
-        }
-      });
-      if (rc.count > 1) join_sets(ex, p, 2, d, out);
-    });
-    finish_central(B.rows, s, out[0], out[1], d, g);
+    const auto s = prepare_steps<T, Acc>(w, h, B.d);
+    const auto out =
+        tile_sums<2>(e, rc, cb, B, w, false,
+                     [&](const auto& rows, const Acc* rk, auto j0, auto j1, Acc* const* o) {
+                       Ops::perturbed_sums(rows, rk, s.dp, s.dm, j0, j1, o[0], o[1]);
+                     });
+    finish_central(B.rows, s, out[0], out[1], B.d, g);
   }
   static SumDepths depths(std::size_t b, std::size_t d) {
     return chunked_depths<Ops>(plan(b, d), d);
+  }
+
+  // The residual-based algorithms' plan, or true when the batch is one tile: Small's.
+  static bool is_small(const BatchView<T>& B, RowChunks& rc, ColBlocks& cb) {
+    if (one_tile(B)) return true;
+    rc = plan(B.rows, B.d);
+    cb = blocks(rc, B.d);
+    return rc.count == 1 && cb.count == 1;
+  }
+
+  // Sums over every tile into Sets arrays of d accumulators (the sums slot), which
+  // sums(rows, r_k, j0, j1, outs) writes for its tile and the chunk order joins. r (the
+  // residual buffer) is computed first when `with_residuals`, else read as a previous call
+  // left it.
+  template <std::size_t Sets, class Sums>
+  static std::array<Acc*, Sets> tile_sums(const Exec& e, const RowChunks& rc, const ColBlocks& cb,
+                                          const BatchView<T>& B, const T* w, bool with_residuals,
+                                          const Sums& sums) {
+    const std::size_t d = B.d;
+    Acc* r = residual_buffer<Acc>(B.rows);
+    const Partials<Acc> p = partials<Acc>(Sets, rc.count, d);
+    std::array<Acc*, Sets> out;
+    out[0] = sum_arrays<Acc>(d);
+    if constexpr (Sets == 2) out[1] = second_array(out[0], d);
+    auto tile = [&](const BatchView<T>& rows, const Acc* rk, std::size_t k, std::size_t j0,
+                    std::size_t j1) {
+      Acc* outs[Sets];
+      for (std::size_t set = 0; set < Sets; ++set) outs[set] = target(p, out.data(), set, k);
+      sums(rows, rk, j0, j1, outs);
+    };
+    Runner::run(e, 1.0 * B.rows * d, [&](const auto& ex) {
+      if (with_residuals) {
+        tiles(ex, rc, cb, B, w, r, tile);
+      } else {
+        ex(rc.count * cb.count, [&](std::size_t lo, std::size_t hi) {
+          for (std::size_t t = lo; t < hi; ++t) {
+            const std::size_t k = t / cb.count, blk = t % cb.count;
+            tile(rc.chunk(B, k), r + rc.first(k), k, cb.j0(blk), cb.j1(blk));
+          }
+        });
+      }
+      if (rc.count > 1) join_sets(ex, p, Sets, d, out.data());
+    });
+    return out;
   }
 
   // The residual-based algorithms: r of each chunk, then sums(rows, r, k, j0, j1) per tile.
