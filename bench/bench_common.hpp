@@ -219,13 +219,15 @@ std::vector<int> preset_threads(const std::string& preset);
 // Registers every benchmark of the preset, ceilings included (the model must be loaded).
 void register_preset(const std::string& preset);
 
-// --- Peers (bench_peers.cpp) -------------------------------------------------------------------
+// --- Peers (bench_peers.cpp; no_peers.cpp without NUMGRAD_BUILD_PEERS) ------------------------
 
 // Eigen (loss, blackbox) and OpenBLAS (loss, analytic gradient) at one shape. BLAS peers run
 // with openblas_set_num_threads(t) for each t in `threads`; Eigen is single-threaded.
 void register_peer_loss(DType t, std::size_t b, std::size_t d, const std::vector<int>& threads);
 void register_peer_analytic(DType t, std::size_t b, std::size_t d, const std::vector<int>& threads);
 void register_peer_blackbox(DType t, std::size_t b, std::size_t d);
+// The peer libraries' versions, for the JSON context.
+std::string eigen_version();
 std::string openblas_version();
 
 }  // namespace numgrad::bench

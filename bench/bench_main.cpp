@@ -4,7 +4,6 @@
 // non-zero when any benchmark errored (a failed reference check included) or none matched.
 #include <unistd.h>
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -51,9 +50,7 @@ void add_build_context(const std::string& preset) {
   AddCustomContext("numgrad.hardware_threads", std::to_string(hardware_threads()));
   AddCustomContext("numgrad.memory_bytes", std::to_string(physical_memory_bytes()));
   AddCustomContext("numgrad.compiler", std::string("g++ ") + __VERSION__);
-  AddCustomContext("numgrad.eigen", std::to_string(EIGEN_WORLD_VERSION) + "." +
-                                        std::to_string(EIGEN_MAJOR_VERSION) + "." +
-                                        std::to_string(EIGEN_MINOR_VERSION));
+  AddCustomContext("numgrad.eigen", eigen_version());
   AddCustomContext("numgrad.openblas", openblas_version());
   AddCustomContext("numgrad.tbb", std::to_string(TBB_VERSION_MAJOR) + "." +
                                       std::to_string(TBB_VERSION_MINOR) + " (runtime interface " +

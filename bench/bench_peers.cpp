@@ -233,6 +233,11 @@ void register_peer_blackbox(DType t, std::size_t b, std::size_t d) {
   t == DType::f32 ? add_blackbox_peer<float>(b, d) : add_blackbox_peer<double>(b, d);
 }
 
+std::string eigen_version() {
+  return std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
+         std::to_string(EIGEN_MINOR_VERSION);
+}
+
 std::string openblas_version() {
   openblas_set_num_threads(1);
   return std::string(openblas_get_config()) + " core=" + openblas_get_corename();
