@@ -23,6 +23,7 @@
 #include "numgrad/files.hpp"
 #include "numgrad/isa.hpp"
 #include "numgrad/registry.hpp"
+#include "numgrad/version.hpp"
 
 namespace numgrad::bench {
 namespace {
@@ -37,6 +38,8 @@ std::string fmt_double(double v) {
 
 void add_build_context(const std::string& preset) {
   using benchmark::AddCustomContext;
+  AddCustomContext("numgrad.version", kVersion);
+  AddCustomContext("numgrad.git", kGitDescribe);
   AddCustomContext("numgrad.preset", preset);
   AddCustomContext("numgrad.cpu_model", cpuinfo_field("model name"));
   std::string isas;
@@ -119,6 +122,7 @@ struct Options {
 const char* kUsage =
     "numgrad_bench [--preset=quick|full|scaling] [--recalibrate] [--machine-model=FILE]\n"
     "              [Google Benchmark flags]\n"
+    "numgrad_bench --version\n"
     "  quick (default): every kernel at a few shapes plus sweeps of the showcase families and\n"
     "         the peers: about 45 seconds on an idle 2-core machine\n"
     "  full: every kernel over b x d x threads, cold, epoch and N sweeps: about 25 minutes there\n"
@@ -230,11 +234,17 @@ int main(int argc, char** argv) {
   using namespace numgrad::bench;
   Options o;
   try {
-    for (int i = 1; i < argc; ++i)
+    for (int i = 1; i < argc; ++i) {
+      // Before Google Benchmark sees the arguments: it rejects flags it does not know.
+      if (std::strcmp(argv[i], "--version") == 0) {
+        std::printf("numgrad %s (%s)\n", numgrad::kVersion, numgrad::kGitDescribe);
+        return std::fflush(stdout) == 0 ? 0 : 1;
+      }
       if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
         std::fputs(kUsage, stdout);
         std::fflush(stdout);
       }
+    }
     o = parse_options(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "numgrad_bench: %s\n", e.what());

@@ -12,6 +12,7 @@
 #include "cli.hpp"
 #include "numgrad/isa.hpp"
 #include "numgrad/registry.hpp"
+#include "numgrad/version.hpp"
 
 namespace numgrad::cli {
 namespace {
@@ -38,7 +39,8 @@ void print_main_help(std::ostream& out) {
   for (const Subcommand& s : kSubcommands) {
     out << "  " << s.name << std::string(10 - s.name.size(), ' ') << s.summary << "\n";
   }
-  out << "\nExit status: 0 success, 1 a check failed (verify), 2 bad input.\n"
+  out << "\nnumgrad --version prints the version and the git commit it was built from.\n"
+         "Exit status: 0 success, 1 a check failed (verify), 2 bad input.\n"
          "Environment: NUMGRAD_THREADS (default thread count), NUMGRAD_ISA=sse2|avx2|avx512\n"
          "(cap the instruction set, to see how an older CPU would fare).\n";
 }
@@ -114,6 +116,10 @@ int run_main(int argc, char** argv) {
   const std::string_view command = argv[1];
   if (command == "--help" || command == "-h" || command == "help") {
     print_main_help(std::cout);
+    return kExitOk;
+  }
+  if (command == "--version") {
+    std::cout << "numgrad " << kVersion << " (" << kGitDescribe << ")\n";
     return kExitOk;
   }
   // Bad NUMGRAD_ISA / NUMGRAD_THREADS values surface here, before any output, rather than

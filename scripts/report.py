@@ -42,7 +42,9 @@ def header(ctx, machine):
         ("Machine model", "%s (measured %s in %s s; %s)" % (
             ctx.get("model.status", "?"), ctx.get("model.created", "?"),
             ctx.get("model.calibration_seconds", "?"), ctx.get("model.path", "?"))),
-        ("git", machine.get("git", "?")),
+        # Results from before numgrad_bench recorded its version carry only bench.sh's git.
+        ("numgrad", "%s (%s)" % (ctx.get("numgrad.version", "?"),
+                                 ctx.get("numgrad.git", machine.get("git", "?")))),
     ]
     return ["| | |", "|---|---|"] + ["| %s | %s |" % (k, str(v).replace("|", "\\|"))
                                      for k, v in items] + [""]

@@ -39,6 +39,10 @@ expect() {
 case $case_name in
   # --- Commands that work --------------------------------------------------------------------
   help) expect 0 'verify' --help && expect 0 'kernels' verify --help && expect 0 'kmin' sweep-h --help ;;
+  version)
+    expect 0 '^numgrad [0-9]+\.[0-9]+\.[0-9]+ \(.+\)$' --version
+    [ "$(grep -c '' "$tmp/out")" -eq 1 ] || fail "expected one line on stdout"
+    ;;
   info)
     expect 0 'scalar\.residual\.f32 ' info
     grep -Eq '^[0-9]+ kernels, [0-9]+ supported here' "$tmp/out" || fail "no kernel count line"

@@ -39,6 +39,8 @@ case $case_name in
       include/numgrad/version.hpp share/doc/numgrad/LICENSE; do
       [ -f "$work/prefix/$f" ] || fail "$f not installed"
     done
+    "$work/prefix/bin/numgrad" --version | grep -q "^numgrad $version (" ||
+      fail "the installed tool is not numgrad $version"
     ;;
   find_package)
     run_consumer -DCMAKE_PREFIX_PATH="$work/prefix" "$@"
