@@ -48,7 +48,7 @@ py=$(numgrad_find_python numpy matplotlib) || {
 build=${NUMGRAD_BUILD_DIR:-$root/build}
 jobs=$(nproc)
 echo "=== building numgrad_bench (Release) in $build" >&2
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release ${NUMGRAD_CMAKE_ARGS:-} >/dev/null
+cmake -S "$root" --preset release -B "$build" ${NUMGRAD_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build" -j "$jobs" --target numgrad_bench >/dev/null
 bin=$build/bench/numgrad_bench
 
