@@ -200,10 +200,11 @@ void clear_benchmarks();
 
 // --- Kernel benchmarks (bench_kernels.cpp) ----------------------------------------------------
 
-enum class Family { loss, grad, loss_cold, grad_cold, epoch };
+enum class Family { loss, grad, grad_auto, loss_cold, grad_cold, epoch };
 Op grad_op(const Kernel& k);
-// Registers family/id/N:n/b:b/d:d/threads:t for kernel k. Hot families (loss, grad) use the
-// batch as the whole dataset (n = b); cold ones rotate over cold_buffer_bytes(); an epoch walks
+// Registers family/id/N:n/b:b/d:d/threads:t for kernel k. grad_auto times gradient_auto (the
+// data-aware steps chosen in the call, then the gradient). Hot families (loss, grad, grad_auto) use
+// the batch as the whole dataset (n = b); cold ones rotate over cold_buffer_bytes(); an epoch walks
 // n rows in batches of b. The name is the identity: a shape in two sweeps is registered once.
 void add_kernel(Family fam, const Kernel& k, std::size_t b, std::size_t d, int threads,
                 std::size_t n = 0);

@@ -11,7 +11,8 @@
 namespace numgrad::bench {
 namespace {
 
-constexpr const char* kFamilyNames[] = {"loss", "grad", "loss_cold", "grad_cold", "epoch"};
+constexpr const char* kFamilyNames[] = {"loss",      "grad",      "grad_auto",
+                                        "loss_cold", "grad_cold", "epoch"};
 
 bool is_loss(Family f) {
   return f == Family::loss || f == Family::loss_cold;
@@ -39,8 +40,12 @@ std::string check_kernel(const Kernel& k, Family fam, const BatchView<T>& batch,
   const SumDepths depths = k.depths(S.rows, S.d);
   std::vector<T> h(S.d);
   std::vector<double> g(S.d);
-  make_steps<T>(StepPolicy{}, S, w, h);
-  numgrad::gradient<T>(k, S, w, h, g, exec);
+  if (fam == Family::grad_auto) {
+    numgrad::gradient_auto<T>(k, S, w, h, g, exec);  // h: the steps it chose
+  } else {
+    make_steps<T>(StepPolicy{}, S, w, h);
+    numgrad::gradient<T>(k, S, w, h, g, exec);
+  }
   if (k.algorithm == Algorithm::analytic)
     return check_gradient_value<T>(g, S, w, {}, k.acc, depths);
   return check_gradient_value<T>(g, S, w, h, k.acc, depths);
@@ -77,6 +82,13 @@ void run_kernel(benchmark::State& state, const std::string& nm, const Kernel& k,
     case Family::grad:
       for (auto _ : state) {
         f.gradient(first, w0.data(), h.data(), g.data(), exec);
+        benchmark::DoNotOptimize(g.data());
+        benchmark::ClobberMemory();
+      }
+      break;
+    case Family::grad_auto:  // the data-aware steps chosen in the call, then the gradient
+      for (auto _ : state) {
+        f.gradient_auto(first, w0.data(), h.data(), g.data(), exec);
         benchmark::DoNotOptimize(g.data());
         benchmark::ClobberMemory();
       }
@@ -149,7 +161,8 @@ Op grad_op(const Kernel& k) {
 void add_kernel(Family fam, const Kernel& k, std::size_t b, std::size_t d, int threads,
                 std::size_t n) {
   const bool f32 = k.elem == DType::f32;
-  if (fam == Family::loss || fam == Family::grad) n = b;  // hot: the dataset is the batch
+  if (fam == Family::loss || fam == Family::grad || fam == Family::grad_auto)
+    n = b;  // hot: the dataset is the batch
   if (fam == Family::loss_cold || fam == Family::grad_cold)
     n = f32 ? cold_rows<float>(b, d) : cold_rows<double>(b, d);
   if (fam == Family::epoch) b = std::min(b, n);

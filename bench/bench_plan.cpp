@@ -140,7 +140,12 @@ struct Plan {
         add_kernel(Family::loss, *k, 4096, 8, t);
       }
     for (const Kernel* k : ks.all)
-      for (int t : threads_of(*k, threads)) add_kernel(Family::grad, *k, 512, 64, t);
+      for (int t : threads_of(*k, threads)) {
+        add_kernel(Family::grad, *k, 512, 64, t);
+        // The steps chosen in the call against the same gradient with given steps: what the
+        // data-aware rule costs (the residual algorithm shares its residuals with it).
+        if (k->algorithm == Algorithm::residual) add_kernel(Family::grad_auto, *k, 512, 64, t);
+      }
     if (!full) return;
     const std::vector<std::size_t> all_d{4, 8, 16, 64, 256, 1024};
     for (const Kernel* k : ks.loss_owner)
@@ -183,7 +188,10 @@ struct Plan {
     for (std::size_t b : b_sweep) {
       for (const Kernel* k : ks.all)
         if (showcase(*k) && k->algorithm != Algorithm::blackbox)
-          for (int t : sweep_threads(*k)) add_kernel(Family::grad, *k, b, 16, t);
+          for (int t : sweep_threads(*k)) {
+            add_kernel(Family::grad, *k, b, 16, t);
+            if (k->algorithm == Algorithm::residual) add_kernel(Family::grad_auto, *k, b, 16, t);
+          }
       for (DType t : peer_types) register_peer_analytic(t, b, 16, one);
     }
     for (std::size_t b : {std::size_t{64}, std::size_t{4096}}) {
@@ -204,7 +212,10 @@ struct Plan {
   void thread_scaling() const {
     for (const Kernel* k : ks.all)
       if (showcase(*k) && k->axis != Axis::serial && k->algorithm == Algorithm::residual)
-        for (int t : threads) add_kernel(Family::grad, *k, 4096, 64, t);
+        for (int t : threads) {
+          add_kernel(Family::grad, *k, 4096, 64, t);
+          add_kernel(Family::grad_auto, *k, 4096, 64, t);
+        }
     for (const Kernel* k : ks.loss_owner)
       if (showcase(*k) && k->axis != Axis::serial)
         for (int t : threads) add_kernel(Family::loss, *k, kHotFull, 64, t);

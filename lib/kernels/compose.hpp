@@ -18,8 +18,10 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <type_traits>
@@ -117,35 +119,74 @@ double midpoint_shift(T w, T h) {
   return -(static_cast<double>(sum_error(w, h)) + static_cast<double>(sum_error(w, T(-h)))) / 2;
 }
 
+// 2^e, built from its bits where it is a normal double (a call of ldexp per candidate would
+// cost more than the candidate's arithmetic).
+inline double pow2(int e) {
+  if (e < -1022 || e > 1023) return std::ldexp(1.0, e);
+  return std::bit_cast<double>(static_cast<std::uint64_t>(e + 1023) << 52);
+}
+// The exponent of the power of two nearest v > 0 (in octaves), and of the smallest power of
+// two >= v, read from the bits of a normal double (frexp for the rest).
+inline int nearest_pow2_exponent(double v) {
+  if (!(v >= 0x1p-1022) || !std::isfinite(v)) {
+    int ex;
+    return std::frexp(v, &ex) >= 0.70710678118654752 ? ex : ex - 1;
+  }
+  const std::uint64_t bits = std::bit_cast<std::uint64_t>(v);
+  const int ex = static_cast<int>(bits >> 52) - 1023;  // v = 1.m 2^ex
+  // 1.m >= sqrt(2): the mantissa bits of sqrt(2) - 1.
+  return (bits & ((std::uint64_t{1} << 52) - 1)) >= 0x6A09E667F3BCDull ? ex + 1 : ex;
+}
+inline int ceil_pow2_exponent(double v) {
+  if (!(v >= 0x1p-1022) || !std::isfinite(v)) {
+    int ex;
+    return std::frexp(v, &ex) > 0.5 ? ex : ex - 1;
+  }
+  const std::uint64_t bits = std::bit_cast<std::uint64_t>(v);
+  const int ex = static_cast<int>(bits >> 52) - 1023;
+  return (bits & ((std::uint64_t{1} << 52) - 1)) != 0 ? ex + 1 : ex;
+}
+
+// The largest k for which w + 2^k and w - 2^k are both exact in T (INT_MAX for w = 0). With
+// |w| = M 2^q, M odd and below 2^p (p: T's precision), both are multiples of 2^min(q, k) no
+// larger than |w| + 2^k, so they fit in T when |w| + 2^k < 2^(q + p), i.e. 2^k < (2^p - M) 2^q;
+// smaller powers of two (down to ulp(w)) are always exact. Integer arithmetic on the bits.
+template <class T>
+int exact_exponent_limit(T w) {
+  using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  constexpr int p = std::numeric_limits<T>::digits, bias = std::numeric_limits<T>::max_exponent - 1;
+  const U bits = std::bit_cast<U>(w) & ~(U{1} << (8 * sizeof(T) - 1));
+  if (bits == 0) return std::numeric_limits<int>::max();
+  const int biased = static_cast<int>(bits >> (p - 1));
+  U mant = bits & ((U{1} << (p - 1)) - 1);
+  int q = (biased == 0 ? 1 : biased) - bias - (p - 1);  // |w| = mant 2^q, mant < 2^p
+  if (biased != 0) mant |= U{1} << (p - 1);
+  const int tz = std::countr_zero(mant);
+  mant >>= tz, q += tz;
+  const U room = (U{1} << p) - mant;  // 2^k < room 2^q  <=>  k <= q + ceil(log2 room) - 1
+  return q + static_cast<int>(std::bit_width(room - 1)) - 1;
+}
+
 // The data-aware step of one coordinate. With r2 = sum_i r_i^2 and col2 = sum_i x_ij^2, the
 // central difference of this quadratic errs by about u (r2 + h^2 col2) / (b h) from the
 // rounding of the two losses (u: a unit roundoff), smallest at h = sqrt(r2 / col2), plus
-// c_j |shift| from evaluating at a shifted midpoint (c_j = 2 col2 / b). Powers of two (those
-// that move w and stay in [lo, hi]) are scored by that sum, outward from the optimum until the
-// rounding term alone exceeds the best score, and the best kept: near the fit (small r2) the
-// shift dominates and the step is one whose both ends are exact; far from it a nearer inexact
-// step can be better.
+// c_j |shift| from evaluating at a shifted midpoint (c_j = 2 col2 / b). The power of two
+// nearest the optimum is kept when both its ends are exact; otherwise it is scored against the
+// largest power of two below it whose ends are exact, and the one of less predicted error
+// kept. Near the fit (small r2) the shift dominates and the step has exact ends; far from it
+// the nearest step can be better even though it rounds. Steps stay within [lo, hi].
 template <class T>
 T data_aware_step(T w, double r2, double col2, double b, double u, double lo, double hi) {
-  const int e = static_cast<int>(std::lround(std::log2(std::clamp(std::sqrt(r2 / col2), lo, hi))));
-  T best = static_cast<T>(std::ldexp(1.0, e));
-  double best_err = std::numeric_limits<double>::infinity();
-  for (int k = 0; k <= 128; ++k) {
-    bool useful = false;
-    for (int sign : {-1, 1}) {
-      if (k == 0 && sign > 0) continue;
-      const double hd = std::ldexp(1.0, e + sign * k);
-      const double rounding = u * (r2 + hd * hd * col2) / (b * hd);
-      if (hd < lo || hd > hi || !(rounding < best_err)) continue;
-      useful = true;
-      const T h = static_cast<T>(hd);
-      if (!step_moves(w, h)) continue;
-      const double err = rounding + 2 * col2 / b * std::abs(midpoint_shift(w, h));
-      if (err < best_err) best = h, best_err = err;
-    }
-    if (!useful && k > 0) break;
-  }
-  return best;
+  const int e = nearest_pow2_exponent(std::clamp(std::sqrt(r2 / col2), lo, hi));
+  const int limit = exact_exponent_limit(w);
+  const T nearest = static_cast<T>(pow2(e));
+  if (e <= limit) return nearest;
+  const double exact = pow2(limit);
+  if (exact < lo || !step_moves(w, static_cast<T>(exact))) return nearest;
+  const double a = u * r2 / b, c = u * col2 / b;  // rounding: a / h + c h
+  const double nearest_err = a / static_cast<double>(nearest) + c * static_cast<double>(nearest) +
+                             2 * col2 / b * std::abs(midpoint_shift(w, nearest));
+  return a / exact + c * exact < nearest_err ? static_cast<T>(exact) : nearest;
 }
 
 // The data-aware steps of every coordinate from the batch's sums (r2 = sum_i r_i^2, col2_j =
@@ -158,16 +199,15 @@ void finish_steps(const T* w, double r2, const Acc* col2, std::size_t d, std::si
   // live in T, and one set of steps then serves every kernel of that type (an f32acc64
   // kernel's losses round far less, but its midpoint shifts as much as an f32 kernel's).
   constexpr double eps = std::numeric_limits<T>::epsilon();
-  const double u = eps / 2;
+  constexpr double tiny = static_cast<double>(std::numeric_limits<T>::min());
+  const double u = eps / 2, relative = std::cbrt(eps);
   const double hi = static_cast<double>(std::numeric_limits<T>::max()) / 4;
   for (std::size_t j = 0; j < d; ++j) {
     const double wj = std::abs(static_cast<double>(w[j]));
-    const double lo =
-        2 * std::exp2(std::ceil(std::log2(std::max(
-                std::max(wj, 1e-300) * eps, static_cast<double>(std::numeric_limits<T>::min())))));
+    const double lo = 2 * pow2(ceil_pow2_exponent(std::max(wj * eps, tiny)));
     double c2 = static_cast<double>(col2[j]), rr = r2;
     if (!(rr > 0 && c2 > 0 && std::isfinite(rr / c2))) {
-      const double v = std::cbrt(eps) * std::max(1.0, wj);  // score only the shift
+      const double v = relative * std::max(1.0, wj);  // score only the shift
       rr = v * v, c2 = 1;
     }
     h[j] = data_aware_step(w[j], rr, c2, static_cast<double>(b), u, lo, hi);
