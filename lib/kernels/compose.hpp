@@ -7,6 +7,9 @@
 //   using value_type = T; using acc_type = Acc;
 //   static Acc  loss_sum(rows, w)                  sum_i (x_i.w - y_i)^2
 //   static void residuals(rows, w, r)              r_i = x_i.w - y_i
+//   static Acc  residual_squares(rows, w, r, col2) r as residuals, col2_j = sum_i x_ij^2 for
+//               all j (col2 padded to 64 bytes, as every sum array is), returns sum_i r_i^2:
+//               the data-aware steps' sums in the pass that computes r
 //   static void perturbed_sums(rows, r, dp, dm, j0, j1, plus, minus)
 //               plus_j = sum_i (r_i + dp_j x_ij)^2, minus_j = sum_i (r_i - dm_j x_ij)^2
 //   static void gradient_sums(rows, r, j0, j1, out) out_j = sum_i x_ij r_i
@@ -125,26 +128,27 @@ inline double pow2(int e) {
   if (e < -1022 || e > 1023) return std::ldexp(1.0, e);
   return std::bit_cast<double>(static_cast<std::uint64_t>(e + 1023) << 52);
 }
-// The exponent of the power of two nearest v > 0 (in octaves), and of the smallest power of
-// two >= v, read from the bits of a normal double (frexp for the rest).
-inline int nearest_pow2_exponent(double v) {
+// Exponents read from the bits of a normal double v > 0 (frexp for the rest): of the power
+// of two nearest sqrt(v) in octaves, and of the smallest power of two >= v. With
+// v = 1.m 2^E, sqrt(v) lies in [2^(E/2), 2^(E/2) sqrt(2)) for even E, whose nearest power of
+// two is 2^(E/2), and in [2^((E+1)/2) / sqrt(2), 2^((E+1)/2)) for odd E: ceil(E / 2) either
+// way, whatever m is. No square root is taken.
+inline int floor_log2(double v) {
   if (!(v >= 0x1p-1022) || !std::isfinite(v)) {
     int ex;
-    return std::frexp(v, &ex) >= 0.70710678118654752 ? ex : ex - 1;
+    std::frexp(v, &ex);
+    return ex - 1;
   }
-  const std::uint64_t bits = std::bit_cast<std::uint64_t>(v);
-  const int ex = static_cast<int>(bits >> 52) - 1023;  // v = 1.m 2^ex
-  // 1.m >= sqrt(2): the mantissa bits of sqrt(2) - 1.
-  return (bits & ((std::uint64_t{1} << 52) - 1)) >= 0x6A09E667F3BCDull ? ex + 1 : ex;
+  return static_cast<int>(std::bit_cast<std::uint64_t>(v) >> 52) - 1023;
+}
+inline int nearest_sqrt_pow2_exponent(double v) {
+  const int e = floor_log2(v);
+  return e >= 0 ? (e + 1) / 2 : -(-e / 2);
 }
 inline int ceil_pow2_exponent(double v) {
-  if (!(v >= 0x1p-1022) || !std::isfinite(v)) {
-    int ex;
-    return std::frexp(v, &ex) > 0.5 ? ex : ex - 1;
-  }
-  const std::uint64_t bits = std::bit_cast<std::uint64_t>(v);
-  const int ex = static_cast<int>(bits >> 52) - 1023;
-  return (bits & ((std::uint64_t{1} << 52) - 1)) != 0 ? ex + 1 : ex;
+  const int e = floor_log2(v);
+  if (!(v >= 0x1p-1022) || !std::isfinite(v)) return v == std::ldexp(1.0, e) ? e : e + 1;
+  return (std::bit_cast<std::uint64_t>(v) & ((std::uint64_t{1} << 52) - 1)) != 0 ? e + 1 : e;
 }
 
 // The largest k for which w + 2^k and w - 2^k are both exact in T (INT_MAX for w = 0). With
@@ -171,22 +175,26 @@ int exact_exponent_limit(T w) {
 // central difference of this quadratic errs by about u (r2 + h^2 col2) / (b h) from the
 // rounding of the two losses (u: a unit roundoff), smallest at h = sqrt(r2 / col2), plus
 // c_j |shift| from evaluating at a shifted midpoint (c_j = 2 col2 / b). The power of two
-// nearest the optimum is kept when both its ends are exact; otherwise it is scored against the
-// largest power of two below it whose ends are exact, and the one of less predicted error
-// kept. Near the fit (small r2) the shift dominates and the step has exact ends; far from it
-// the nearest step can be better even though it rounds. Steps stay within [lo, hi].
+// nearest the optimum (exponent within [elo, ehi]) is kept when both its ends are exact;
+// otherwise it is scored against the largest power of two below it whose ends are exact, and
+// the one of less predicted error kept. Near the fit (small r2) the shift dominates and the
+// step has exact ends; far from it the nearest step can be better even though it rounds.
+// Every step is a power of two, so dividing by one is a multiply: one division per
+// coordinate (r2 / col2), which out-of-order execution overlaps across coordinates.
 template <class T>
-T data_aware_step(T w, double r2, double col2, double b, double u, double lo, double hi) {
-  const int e = nearest_pow2_exponent(std::clamp(std::sqrt(r2 / col2), lo, hi));
+T data_aware_step(T w, double r2, double col2, double u_over_b, double two_over_b, int elo,
+                  int ehi) {
+  const double q = r2 / col2;  // 0 when it underflows: the smallest step
+  const int e = q > 0 ? std::clamp(nearest_sqrt_pow2_exponent(q), elo, ehi) : elo;
   const int limit = exact_exponent_limit(w);
   const T nearest = static_cast<T>(pow2(e));
-  if (e <= limit) return nearest;
-  const double exact = pow2(limit);
-  if (exact < lo || !step_moves(w, static_cast<T>(exact))) return nearest;
-  const double a = u * r2 / b, c = u * col2 / b;  // rounding: a / h + c h
-  const double nearest_err = a / static_cast<double>(nearest) + c * static_cast<double>(nearest) +
-                             2 * col2 / b * std::abs(midpoint_shift(w, nearest));
-  return a / exact + c * exact < nearest_err ? static_cast<T>(exact) : nearest;
+  if (e <= limit || limit < elo) return nearest;
+  const T exact = static_cast<T>(pow2(limit));
+  if (!step_moves(w, exact)) return nearest;
+  const double a = u_over_b * r2, c = u_over_b * col2;  // rounding: a / h + c h
+  const double nearest_err = a * pow2(-e) + c * static_cast<double>(nearest) +
+                             two_over_b * col2 * std::abs(midpoint_shift(w, nearest));
+  return a * pow2(-limit) + c * static_cast<double>(exact) < nearest_err ? exact : nearest;
 }
 
 // The data-aware steps of every coordinate from the batch's sums (r2 = sum_i r_i^2, col2_j =
@@ -200,27 +208,34 @@ void finish_steps(const T* w, double r2, const Acc* col2, std::size_t d, std::si
   // kernel's losses round far less, but its midpoint shifts as much as an f32 kernel's).
   constexpr double eps = std::numeric_limits<T>::epsilon();
   constexpr double tiny = static_cast<double>(std::numeric_limits<T>::min());
-  const double u = eps / 2, relative = std::cbrt(eps);
-  const double hi = static_cast<double>(std::numeric_limits<T>::max()) / 4;
+  const double u_over_b = eps / 2 / static_cast<double>(b), two_over_b = 2 / static_cast<double>(b);
+  const double relative = std::cbrt(eps);  // once per call: cbrt is not cheap
+  // The largest step: the largest power of two up to max(T) / 4.
+  constexpr int ehi = std::numeric_limits<T>::max_exponent - 3;
   for (std::size_t j = 0; j < d; ++j) {
     const double wj = std::abs(static_cast<double>(w[j]));
-    const double lo = 2 * pow2(ceil_pow2_exponent(std::max(wj * eps, tiny)));
+    // The smallest step: two units in the last place of w_j (of the smallest normal at 0).
+    const int elo = 1 + ceil_pow2_exponent(std::max(wj * eps, tiny));
     double c2 = static_cast<double>(col2[j]), rr = r2;
     if (!(rr > 0 && c2 > 0 && std::isfinite(rr / c2))) {
       const double v = relative * std::max(1.0, wj);  // score only the shift
       rr = v * v, c2 = 1;
     }
-    h[j] = data_aware_step(w[j], rr, c2, static_cast<double>(b), u, lo, hi);
+    h[j] = data_aware_step(w[j], rr, c2, u_over_b, two_over_b, elo, ehi);
   }
 }
 
-// sum_i r_i^2 in index order, in double (the sums of a step are not the kernel's result: any
-// order would do, this one is the same for every executor).
+// sum_i r_i^2 in double, for the paths that split coordinates (the others take it from
+// residual_squares). The sums of a step are not the kernel's result, so any fixed order does:
+// eight interleaved chains, since one would wait on its own additions (4 cycles each).
 template <class Acc>
 double squared_norm(const Acc* r, std::size_t n) {
-  double s = 0;
-  for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(r[i]) * static_cast<double>(r[i]);
-  return s;
+  double s[8] = {};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (std::size_t k = 0; k < 8; ++k) s[k] += static_cast<double>(r[i + k]) * r[i + k];
+  for (; i < n; ++i) s[0] += static_cast<double>(r[i]) * r[i];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
 // Blackbox central difference on a row range: each perturbed loss is a full evaluation of
@@ -274,10 +289,9 @@ struct Whole {
   // The steps' sums leave r in the residual buffer, where residual_auto reuses it.
   static void steps(const BatchView<T>& B, const T* w, T* h, const Exec&) {
     Acc* r = residual_buffer<Acc>(B.rows);
-    Ops::residuals(B, w, r);
     Acc* col2 = sum_arrays<Acc>(B.d);
-    Ops::square_sums(B, r, 0, B.d, col2);
-    finish_steps(w, squared_norm(r, B.rows), col2, B.d, B.rows, h);
+    const double r2 = static_cast<double>(Ops::residual_squares(B, w, r, col2));
+    finish_steps(w, r2, col2, B.d, B.rows, h);
   }
   static void residual_auto(const BatchView<T>& B, const T* w, T* h, double* g, const Exec& e) {
     steps(B, w, h, e);
@@ -294,8 +308,9 @@ struct Whole {
 // Wraps a template Ops<T, Acc> as a table of function pointers (what crosses TU borders).
 template <class Ops>
 constexpr OpsTable<typename Ops::value_type, typename Ops::acc_type> ops_table() {
-  return {&Ops::loss_sum,      &Ops::residuals,   &Ops::perturbed_sums,
-          &Ops::gradient_sums, &Ops::square_sums, &Ops::depths};
+  return {&Ops::loss_sum,       &Ops::residuals,     &Ops::residual_squares,
+          &Ops::perturbed_sums, &Ops::gradient_sums, &Ops::square_sums,
+          &Ops::depths};
 }
 template <template <class T, class Acc> class Ops>
 constexpr OpsFamily ops_family() {
@@ -345,6 +360,10 @@ struct TableOps {
   }
   static void residuals(const BatchView<value_type>& rows, const value_type* w, acc_type* r) {
     Table.residuals(rows, w, r);
+  }
+  static acc_type residual_squares(const BatchView<value_type>& rows, const value_type* w,
+                                   acc_type* r, acc_type* col2) {
+    return Table.residual_squares(rows, w, r, col2);
   }
   static void perturbed_sums(const BatchView<value_type>& rows, const acc_type* r,
                              const acc_type* dp, const acc_type* dm, std::size_t j0, std::size_t j1,

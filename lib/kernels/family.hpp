@@ -17,6 +17,7 @@ struct OpsTable {
   using acc_type = Acc;
   Acc (*loss_sum)(const BatchView<T>& rows, const T* w);
   void (*residuals)(const BatchView<T>& rows, const T* w, Acc* r);
+  Acc (*residual_squares)(const BatchView<T>& rows, const T* w, Acc* r, Acc* col2);
   void (*perturbed_sums)(const BatchView<T>& rows, const Acc* r, const Acc* dp, const Acc* dm,
                          std::size_t j0, std::size_t j1, Acc* plus, Acc* minus);
   void (*gradient_sums)(const BatchView<T>& rows, const Acc* r, std::size_t j0, std::size_t j1,

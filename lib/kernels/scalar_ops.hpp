@@ -33,6 +33,18 @@ struct ScalarOps {
   static void residuals(const BatchView<T>& B, const T* w, Acc* r) {
     for (std::size_t i = 0; i < B.rows; ++i) r[i] = residual(B.row(i), w, B.y[i], B.d);
   }
+  static Acc residual_squares(const BatchView<T>& B, const T* w, Acc* r, Acc* col2) {
+    for (std::size_t j = 0; j < B.d; ++j) col2[j] = 0;
+    Acc s = 0;
+    for (std::size_t i = 0; i < B.rows; ++i) {
+      const T* x = B.row(i);
+      r[i] = residual(x, w, B.y[i], B.d);
+      s += r[i] * r[i];
+      for (std::size_t j = 0; j < B.d; ++j)
+        col2[j] += static_cast<Acc>(x[j]) * static_cast<Acc>(x[j]);
+    }
+    return s;
+  }
   // Row-major: X is streamed once and every row updates all 2(j1 - j0) sums.
   static void perturbed_sums(const BatchView<T>& B, const Acc* r, const Acc* dp, const Acc* dm,
                              std::size_t j0, std::size_t j1, Acc* plus, Acc* minus) {

@@ -69,24 +69,48 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
   // tail vector into accumulator 0, then joined pairwise. C = A, except that a held row of
   // 4+ vectors gets two chains even when A = 1: a row is then one dependent FMA chain per
   // call site, and halving it was 4% faster at d = 256 f32 from L2. NV > 0: full == NV W.
-  template <bool kSafeTail, std::size_t NV>
+  // kSq also adds each loaded vector's squares to the column sums of squares: sq (NV + 1
+  // registers, the last for the tail) for a held row, col2 in memory for a long one. The
+  // vector is loaded once for both, so the steps' sums cost FMAs, not another pass over X.
+  template <bool kSafeTail, std::size_t NV, bool kSq = false>
   static V row_dot(const T* x, const T* w, const V* wv, std::size_t full, std::size_t tail,
-                   const V& wtail, const Mask& tmask) {
+                   const V& wtail, const Mask& tmask, V* sq = nullptr, Acc* col2 = nullptr) {
     constexpr std::size_t C = NV >= 4 && A == 1 ? 2 : A;
     V acc[C];
     for (std::size_t a = 0; a < C; ++a) acc[a] = zero();
+    // The square of the vector at element k into its column sums (slot: its register).
+    auto square = [&](const V& xv, std::size_t k, std::size_t slot) {
+      if constexpr (!kSq) return;
+      if constexpr (NV > 0) {
+        sq[slot] = fma(xv, xv, sq[slot]);
+      } else {
+        fma(xv, xv, V::load_aligned(col2 + k)).store_aligned(col2 + k);
+      }
+    };
     if constexpr (NV > 0) {
-      for (std::size_t v = 0; v < NV; ++v) acc[v % C] = fma(load(x + v * W), wv[v], acc[v % C]);
+      for (std::size_t v = 0; v < NV; ++v) {
+        const V xv = load(x + v * W);
+        acc[v % C] = fma(xv, wv[v], acc[v % C]);
+        square(xv, v * W, v);
+      }
     } else {
+      auto step = [&](std::size_t k, std::size_t a) {
+        const V xv = load(x + k);
+        acc[a] = fma(xv, load(w + k), acc[a]);
+        square(xv, k, 0);
+      };
       std::size_t k = 0;
       for (; k + A * W <= full; k += A * W)
-        for (std::size_t a = 0; a < A; ++a)
-          acc[a] = fma(load(x + k + a * W), load(w + k + a * W), acc[a]);
+        for (std::size_t a = 0; a < A; ++a) step(k + a * W, a);
       if constexpr (A > 1)
         for (std::size_t a = 0; a + 1 < A; ++a)
-          if (k + a * W < full) acc[a] = fma(load(x + k + a * W), load(w + k + a * W), acc[a]);
+          if (k + a * W < full) step(k + a * W, a);
     }
-    if (tail != 0) acc[0] = fma(load_tail(x + full, tail, tmask, kSafeTail), wtail, acc[0]);
+    if (tail != 0) {
+      const V xt = load_tail(x + full, tail, tmask, kSafeTail);
+      acc[0] = fma(xt, wtail, acc[0]);
+      square(xt, full, NV);
+    }
     for (std::size_t step = 1; step < C; step *= 2)
       for (std::size_t a = 0; a + step < C; a += 2 * step) acc[a] += acc[a + step];
     return acc[0];
@@ -122,22 +146,37 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
   // Not inlined: with the W unrolled rows inside residual_blocks, GCC 12 allocated the
   // registers of the packed short-row loop there worse (d = 4: 0.6x instead of 0.95x of read
   // bandwidth in L2); a call per W rows costs little against W rows of loads.
-  template <bool kSafeTail, std::size_t NV>
+  // kSq: rows i0 .. i0 + n - 1 (not the repeats) also add their squares to col2 (see
+  // row_dot), held in registers for the block when the row is.
+  template <bool kSafeTail, std::size_t NV, bool kSq>
   [[gnu::noinline]] static V block_dots(const BatchView<T>& B, std::size_t i0, std::size_t n,
                                         const T* w, std::size_t full, std::size_t tail,
-                                        const V& wtail, const Mask& tmask) {
+                                        const V& wtail, const Mask& tmask, Acc* col2) {
     V wv[NV > 0 ? NV : 1];
     for (std::size_t v = 0; v < NV; ++v) wv[v] = load(w + v * W);
     const T* x0 = B.row(i0);
     V sums[W];
     if constexpr (NV > 0) {
-      for (std::size_t r = 0; r < W; ++r)
-        sums[haddp_slot(r)] =
-            row_dot<kSafeTail, NV>(x0 + min_size(r, n - 1) * B.ld, w, wv, full, tail, wtail, tmask);
+      auto row = [&](std::size_t r) { return x0 + min_size(r, n - 1) * B.ld; };
+      std::size_t r = 0;
+      if constexpr (kSq) {
+        V sq[NV + 1];  // the tail's slot is read and written only when there is a tail
+        const std::size_t nsq = NV + (tail != 0);
+        for (std::size_t v = 0; v < nsq; ++v) sq[v] = V::load_aligned(col2 + v * W);
+        for (; r < n; ++r)
+          sums[haddp_slot(r)] =
+              row_dot<kSafeTail, NV, true>(row(r), w, wv, full, tail, wtail, tmask, sq);
+        for (std::size_t v = 0; v < nsq; ++v) sq[v].store_aligned(col2 + v * W);
+      }
+      for (; r < W; ++r)
+        sums[haddp_slot(r)] = row_dot<kSafeTail, NV>(row(r), w, wv, full, tail, wtail, tmask);
     } else {
       [&]<std::size_t... R>(std::index_sequence<R...>) {
-        ((sums[haddp_slot(R)] = row_dot<kSafeTail, NV>(x0 + min_size(R, n - 1) * B.ld, w, wv, full,
-                                                       tail, wtail, tmask)),
+        ((sums[haddp_slot(R)] =
+              kSq && R < n ? row_dot<kSafeTail, NV, kSq>(x0 + min_size(R, n - 1) * B.ld, w, wv,
+                                                         full, tail, wtail, tmask, nullptr, col2)
+                           : row_dot<kSafeTail, NV>(x0 + min_size(R, n - 1) * B.ld, w, wv, full,
+                                                    tail, wtail, tmask)),
          ...);
       }
       (std::make_index_sequence<W>());
@@ -148,11 +187,11 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
   // The block_dots instantiation for rows of `full` elements in full vectors: NV = full / W
   // when that is held in registers, else the run-time loop (NV = 0). Chosen once per call.
   using DotsFn = V (*)(const BatchView<T>&, std::size_t, std::size_t, const T*, std::size_t,
-                       std::size_t, const V&, const Mask&);
-  template <bool kSafeTail>
+                       std::size_t, const V&, const Mask&, Acc*);
+  template <bool kSafeTail, bool kSq>
   static DotsFn pick_dots(std::size_t full) {
     static constexpr auto table = []<std::size_t... NV>(std::index_sequence<NV...>) {
-      return std::array<DotsFn, sizeof...(NV)>{&block_dots<kSafeTail, NV>...};
+      return std::array<DotsFn, sizeof...(NV)>{&block_dots<kSafeTail, NV, kSq>...};
     }
     (std::make_index_sequence<kHeld + 1>());
     const std::size_t nv = full / W;
@@ -165,48 +204,65 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
   // of a load, a multiply and a shuffle-add, so such rows run at memory speed. At D = W (any
   // ld) that is one register per row and a pair_sums transpose inline in the block loop:
   // 1.6x block_dots' speed at d = 16 f32 in L2, where a call per 16 rows of 64 B is not small.
-  template <std::size_t D, class Emit>
-  static std::size_t packed_blocks(const BatchView<T>& B, const T* w, Emit& emit) {
+  // kSq also sums the squares of every register into col2 (lane l holds column l mod D): S
+  // chains, folded once at the end.
+  template <std::size_t D, bool kSq, class Emit>
+  static std::size_t packed_blocks(const BatchView<T>& B, const T* w, Emit& emit, Acc* col2) {
     alignas(64) T wbuf[W];
     for (std::size_t l = 0; l < W; ++l) wbuf[l] = w[l % D];
     const V wtile = load(wbuf);
+    constexpr std::size_t S = D < 4 ? D : 4;
+    V sq[S];
+    for (std::size_t s = 0; s < S; ++s) sq[s] = zero();
     std::size_t i0 = 0;
     for (; i0 + W <= B.rows; i0 += W) {
       const T* x = B.row(i0);
       V p[D];
-      for (std::size_t m = 0; m < D; ++m) p[m] = load(D == W ? B.row(i0 + m) : x + m * W) * wtile;
+      for (std::size_t m = 0; m < D; ++m) {
+        const V xm = load(D == W ? B.row(i0 + m) : x + m * W);
+        if constexpr (kSq) sq[m % S] = fma(xm, xm, sq[m % S]);
+        p[m] = xm * wtile;
+      }
       for (std::size_t n = D; n > 1; n /= 2)
         for (std::size_t m = 0; m < n / 2; ++m) p[m] = pair_sums(p[2 * m], p[2 * m + 1]);
       emit(i0, W, p[0] - load(B.y + i0));
     }
+    if constexpr (kSq) {
+      for (std::size_t step = 1; step < S; step *= 2)
+        for (std::size_t s = 0; s + step < S; s += 2 * step) sq[s] += sq[s + step];
+      alignas(64) Acc lanes[W];
+      sq[0].store_aligned(lanes);
+      for (std::size_t l = 0; l < W; ++l) col2[l % D] += lanes[l];
+    }
     return i0;
   }
-  template <class Emit, std::size_t D = 1>
-  static std::size_t packed_rows(const BatchView<T>& B, const T* w, Emit& emit) {
+  template <bool kSq, class Emit, std::size_t D = 1>
+  static std::size_t packed_rows(const BatchView<T>& B, const T* w, Emit& emit, Acc* col2) {
     if constexpr (D <= W) {
-      if (B.d == D) return packed_blocks<D>(B, w, emit);
-      return packed_rows<Emit, 2 * D>(B, w, emit);
+      if (B.d == D) return packed_blocks<D, kSq>(B, w, emit, col2);
+      return packed_rows<kSq, Emit, 2 * D>(B, w, emit, col2);
     }
     return 0;
   }
 
   // Calls emit(i0, n, r) for each block of up to W rows; lane l of r is x_{i0+l} . w - y_{i0+l}
-  // and lanes >= n are zero.
-  template <class Emit>
-  static void residual_blocks(const BatchView<T>& B, const T* w, Emit&& emit) {
+  // and lanes >= n are zero. kSq: also adds sum_i x_ij^2 to col2 (zeroed by the caller, room
+  // for whole vectors).
+  template <bool kSq = false, class Emit>
+  static void residual_blocks(const BatchView<T>& B, const T* w, Emit&& emit, Acc* col2 = nullptr) {
     std::size_t start = 0;
-    if ((B.ld == B.d && B.d < W) || B.d == W) start = packed_rows(B, w, emit);
+    if ((B.ld == B.d && B.d < W) || B.d == W) start = packed_rows<kSq>(B, w, emit, col2);
     const std::size_t full = B.d / W * W, tail = B.d - full;
     alignas(64) T wbuf[W] = {};
     for (std::size_t t = 0; t < tail; ++t) wbuf[t] = w[full + t];
     const V wtail = load(wbuf);
     const Mask tmask = first_lanes(tail);
     const std::size_t safe = tail != 0 ? safe_rows(B, full) : B.rows;
-    const DotsFn safe_dots = pick_dots<true>(full), edge_dots = pick_dots<false>(full);
+    const DotsFn safe_dots = pick_dots<true, kSq>(full), edge_dots = pick_dots<false, kSq>(full);
     for (std::size_t i0 = start; i0 < B.rows; i0 += W) {
       const std::size_t n = min_size(W, B.rows - i0);
       const V dots =
-          (i0 + n <= safe ? safe_dots : edge_dots)(B, i0, n, w, full, tail, wtail, tmask);
+          (i0 + n <= safe ? safe_dots : edge_dots)(B, i0, n, w, full, tail, wtail, tmask, col2);
       if (n == W) {
         emit(i0, n, dots - load(B.y + i0));
       } else {
@@ -227,6 +283,20 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
   static void residuals(const BatchView<T>& B, const T* w, Acc* out) {
     residual_blocks(B, w,
                     [&](std::size_t i0, std::size_t n, const V& r) { store_acc(r, out + i0, n); });
+  }
+
+  // One pass for the data-aware steps: r, the columns' sums of squares and sum_i r_i^2.
+  static Acc residual_squares(const BatchView<T>& B, const T* w, Acc* r, Acc* col2) {
+    for (std::size_t j = 0; j < ceil_div(B.d, W) * W; ++j) col2[j] = 0;
+    V s = zero();
+    residual_blocks<true>(
+        B, w,
+        [&](std::size_t i0, std::size_t n, const V& ri) {
+          store_acc(ri, r + i0, n);
+          s = fma(ri, ri, s);
+        },
+        col2);
+    return xsimd::hadd(s);
   }
 
   // --- Column sweeps: row-major over X, vectorized across j --------------------------------

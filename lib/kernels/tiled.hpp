@@ -234,11 +234,28 @@ struct Tiled {
     finish_analytic(B.rows, out[0], B.d, g);
   }
   // The data-aware steps (compose.hpp finish_steps) from r and the columns' sums of squares,
-  // both over the tiles. r stays in the residual buffer.
+  // over the tiles. r stays in the residual buffer. With one block per chunk the sums come
+  // from the pass that computes r (residual_squares); otherwise from a tile pass of their own.
   static void steps(const BatchView<T>& B, const T* w, T* h, const Exec& e) {
     RowChunks rc;
     ColBlocks cb;
     if (is_small(B, rc, cb)) return Small::steps(B, w, h, e);
+    if (cb.count == 1) {
+      // Set 0: the chunks' col2; set 1: their sums of r^2, in the first slot of each row.
+      const Partials<Acc> p = partials<Acc>(2, rc.count, B.d);
+      Acc* r = residual_buffer<Acc>(B.rows);
+      Acc* col2 = sum_arrays<Acc>(B.d);
+      Runner::run(e, 1.0 * B.rows * B.d, [&](const auto& ex) {
+        ex(rc.count, [&](std::size_t lo, std::size_t hi) {
+          for (std::size_t k = lo; k < hi; ++k)
+            p.row(1, k)[0] = Ops::residual_squares(rc.chunk(B, k), w, r + rc.first(k), p.row(0, k));
+        });
+        join_sets(ex, p, 1, B.d, &col2);
+      });
+      double r2 = 0;
+      for (std::size_t k = 0; k < rc.count; ++k) r2 += static_cast<double>(p.row(1, k)[0]);
+      return finish_steps(w, r2, col2, B.d, B.rows, h);
+    }
     const auto out = tile_sums<1>(e, rc, cb, B, w, true,
                                   [&](const auto& rows, const Acc* rk, auto j0, auto j1,
                                       Acc* const* o) { Ops::square_sums(rows, rk, j0, j1, o[0]); });
