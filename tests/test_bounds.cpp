@@ -5,6 +5,7 @@
 // numgrad/reference.hpp; no tolerance here is a hand-picked constant.
 // Problems: normal X; lognormal column scales (ill-conditioned); a near fit (noise-free data,
 // w = w* + 1e-3 N(0,1), so residuals are tiny and the sums cancel). Seeds are printed.
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -127,6 +128,40 @@ TEST(BoundsAreTight, F32ErrorExceedsF64Bound) {
   const SumDepths depths = k32.depths(spec.n, spec.d);
   EXPECT_LE(err, loss_bound(ref, DType::f32, depths));
   EXPECT_GT(err, loss_bound(ref, DType::f64, depths)) << "f32 error below the f64 bound";
+}
+
+// Deep sums. With small steps at w = 0 (1e-8, a peer library's default) the central
+// difference is dominated by the rounding of the two losses, which grows with the depth of the
+// sums over rows. Every residual kernel sums a row chunk deep (tiled.hpp, and tbb.weights over
+// the same chunks), so each errs about as the SIMD blackbox kernel does (whose loss sums are
+// b / W deep): the measured error of each within 2x of simd.auto.blackbox's on one problem. A
+// sum over all b rows erred 15x (tbb.weights before it took the chunks). This compares
+// measured errors, so it guards the depths; the bounds above guard correctness.
+TEST(DeepSums, ResidualKernelsErrLikeSimdBlackboxAtSmallSteps) {
+  SyntheticSpec spec;
+  spec.n = 4096;
+  spec.d = 64;
+  spec.noise = 1.0;
+  spec.seed = 7;
+  const Dataset<double> data = make_synthetic<double>(spec);
+  const BatchView<double> B = data.all();
+  const std::vector<double> w(spec.d, 0.0), h(spec.d, 1e-8);
+  const Reference ref = reference<double>(B, w);
+  auto error = [&](const Kernel& k) {
+    std::vector<double> g(spec.d);
+    gradient<double>(k, B, w, h, g, Exec{2});
+    double e = 0;
+    for (std::size_t j = 0; j < spec.d; ++j) e = std::max(e, std::abs(g[j] - ref.grad[j]));
+    return e;
+  };
+  const double base = error(find_kernel("simd.auto.blackbox.f64"));
+  ASSERT_GT(base, 0.0) << "the problem must be rounding-dominated for the comparison to mean "
+                          "anything";
+  for (const Kernel& k : registry()) {
+    if (k.elem != DType::f64 || k.algorithm != Algorithm::residual || !k.is_supported()) continue;
+    EXPECT_LE(error(k), 2 * base) << k.id << " errs " << error(k) / base
+                                  << "x simd.auto.blackbox.f64";
+  }
 }
 
 }  // namespace

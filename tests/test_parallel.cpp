@@ -246,13 +246,17 @@ TEST_P(Parallel, ExactAboveSerialThreshold) {
 INSTANTIATE_TEST_SUITE_P(Registry, Parallel, ::testing::ValuesIn(parallel_ids()), param_name);
 
 // tbb.samples.<inner> cuts the serial kernel's own row chunks (tiled.hpp), so at every thread
-// count it computes the serial kernel's numbers, bitwise, split or not.
-class SamplesEqualsSerial : public ::testing::TestWithParam<std::string> {};
+// count it computes the serial kernel's numbers, bitwise, split or not. tbb.weights.scalar runs
+// each coordinate block over the same chunks, and a scalar sum does not depend on the block it
+// is computed in: the serial kernel's numbers too (a simd inner kernel's tile shapes follow the
+// block width, so tbb.weights.simd.* promises its depths only).
+class EqualsSerial : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(SamplesEqualsSerial, BitwiseAtEveryThreadCount) {
+TEST_P(EqualsSerial, BitwiseAtEveryThreadCount) {
   const Kernel& k = find_kernel(GetParam());
   NUMGRAD_SKIP_UNSUPPORTED(k);
-  const Kernel& serial = find_kernel(k.id.substr(std::string("tbb.samples.").size()));
+  const std::size_t axis_end = k.id.find('.', std::string("tbb.").size());
+  const Kernel& serial = find_kernel(k.id.substr(axis_end + 1));
   for_type(k, [&](auto t) {
     using T = decltype(t);
     for (const Shape& s : {kSplit[0], kSplit[1], kSmall}) {
@@ -265,9 +269,11 @@ TEST_P(SamplesEqualsSerial, BitwiseAtEveryThreadCount) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Registry, SamplesEqualsSerial,
+INSTANTIATE_TEST_SUITE_P(Registry, EqualsSerial,
                          ::testing::ValuesIn(kernel_ids([](const Kernel& k) {
-                           return k.axis == Axis::samples;
+                           return k.axis == Axis::samples ||
+                                  (k.axis == Axis::weights &&
+                                   k.id.starts_with("tbb.weights.scalar."));
                          })),
                          param_name);
 

@@ -12,6 +12,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 
 #include "arenas.hpp"
@@ -68,10 +69,29 @@ constexpr ColBlocks weight_blocks(std::size_t b, std::size_t d) {
   return col_blocks(d, round_up_to(width, kColUnit));
 }
 
-// Tasks own coordinate blocks, fixed by d. Every sum runs over the whole batch, so the
-// summation depths are those of Serial<Ops>; the numbers are too when the inner kernel's sum
-// for a coordinate does not depend on the block it is computed in (true of scalar, not of
-// simd, whose tile shapes follow the block width).
+// Sums over [j0, j1) of the rows of B, chunk by chunk over rc (the serial kernel's chunks)
+// and joined in chunk order: sums(rows, r, j0, j1, outs) writes Sets arrays for one chunk;
+// the first chunk writes `out`, each later one this thread's scratch, added in. A coordinate's
+// sums are then a chunk deep plus the join, as the serial kernel's, however wide the block.
+template <std::size_t Sets, class T, class Acc, class Sums>
+void block_over_chunks(const RowChunks& rc, const BatchView<T>& B, const Acc* r, std::size_t j0,
+                       std::size_t j1, Acc* const* out, const Sums& sums) {
+  sums(rc.chunk(B, 0), r, j0, j1, out);
+  if (rc.count == 1) return;
+  const Partials<Acc> tmp = partials<Acc>(Sets, 2, B.d);  // row 0 of each set
+  Acc* part[Sets];
+  for (std::size_t set = 0; set < Sets; ++set) part[set] = tmp.row(set, 0);
+  for (std::size_t k = 1; k < rc.count; ++k) {
+    sums(rc.chunk(B, k), r != nullptr ? r + rc.first(k) : r, j0, j1, part);
+    for (std::size_t set = 0; set < Sets; ++set)
+      for (std::size_t j = j0; j < j1; ++j) out[set][j] += part[set][j];
+  }
+}
+
+// Tasks own coordinate blocks, fixed by (b, d), and each runs its block over the serial
+// kernel's row chunks (block_over_chunks), so the summation depths are Serial<Ops>'s; the
+// numbers are too when the inner kernel's sum for a coordinate does not depend on the block
+// it is computed in (true of scalar, not of simd, whose tile shapes follow the block width).
 //
 // `Small` (every wrapper here) runs what stays serial: a batch below the split thresholds, for
 // which it must compute exactly what Serial<Ops> computes. The default is Serial<Ops>; a
@@ -93,85 +113,91 @@ struct OverWeights {
     // work is 2 d passes over the batch, so a small batch with many coordinates still splits.
     if (one_tile(B) && 2.0 * d * B.rows * d < kParallelElems) return Small::blackbox(B, w, h, g, e);
     const auto s = prepare_steps<T, Acc>(w, h, d);
-    Acc* plus = sum_arrays<Acc>(d);
-    Acc* minus = second_array(plus, d);
-    // Any cut of [0, d) is fine: each coordinate is two full loss passes, written once.
+    Acc* const out[2] = {sum_arrays<Acc>(d), second_array(sum_arrays<Acc>(d), d)};
+    const RowChunks rc = row_chunks(B.rows, d);
+    // Any cut of [0, d) is fine: each coordinate is two loss passes per chunk, written once.
     run(e, 2.0 * d * B.rows * d, [&](const auto& ex) {
       ex(d, [&](std::size_t j0, std::size_t j1) {
-        blackbox_sums<Ops>(B, w, s, j0, j1, weights_copy(w, d), plus, minus);
+        T* wbuf = weights_copy(w, d);
+        block_over_chunks<2>(rc, B, static_cast<const Acc*>(nullptr), j0, j1, out,
+                             [&](const auto& rows, const Acc*, auto a, auto z, Acc* const* o) {
+                               blackbox_sums<Ops>(rows, w, s, a, z, wbuf, o[0], o[1]);
+                             });
       });
     });
-    finish_central(B.rows, s, plus, minus, d, g);
+    finish_central(B.rows, s, out[0], out[1], d, g);
   }
   static void residual(const BatchView<T>& B, const T* w, const T* h, double* g, const Exec& e) {
     if (one_tile(B)) return Small::residual(B, w, h, g, e);
-    const std::size_t d = B.d;
-    const auto s = prepare_steps<T, Acc>(w, h, d);
-    Acc* r = residual_buffer<Acc>(B.rows);
-    Acc* plus = sum_arrays<Acc>(d);
-    Acc* minus = second_array(plus, d);
-    const ColBlocks cb = weight_blocks(B.rows, d);
-    if (cb.count == 1 && row_chunks(B.rows, d).count == 1) return Small::residual(B, w, h, g, e);
-    run(e, 1.0 * B.rows * d, [&](const auto& ex) {
-      chunked_residuals<Ops>(ex, row_chunks(B.rows, d), B, w, r);
-      ex(cb.count, [&](std::size_t lo, std::size_t hi) {
-        for (std::size_t k = lo; k < hi; ++k)
-          Ops::perturbed_sums(B, r, s.dp, s.dm, cb.j0(k), cb.j1(k), plus, minus);
-      });
-    });
-    finish_central(B.rows, s, plus, minus, d, g);
+    const auto s = prepare_steps<T, Acc>(w, h, B.d);
+    const auto out = block_sums<2>(
+        B, w, true, e, [&](const auto& rows, const Acc* r, auto j0, auto j1, Acc* const* o) {
+          Ops::perturbed_sums(rows, r, s.dp, s.dm, j0, j1, o[0], o[1]);
+        });
+    if (!out[0]) return Small::residual(B, w, h, g, e);
+    finish_central(B.rows, s, out[0], out[1], B.d, g);
   }
   static void analytic(const BatchView<T>& B, const T* w, double* g, const Exec& e) {
     if (one_tile(B)) return Small::analytic(B, w, g, e);
-    const std::size_t d = B.d;
-    Acc* r = residual_buffer<Acc>(B.rows);
-    Acc* sums = sum_arrays<Acc>(d);
-    const ColBlocks cb = weight_blocks(B.rows, d);
-    if (cb.count == 1 && row_chunks(B.rows, d).count == 1) return Small::analytic(B, w, g, e);
-    run(e, 1.0 * B.rows * d, [&](const auto& ex) {
-      chunked_residuals<Ops>(ex, row_chunks(B.rows, d), B, w, r);
-      ex(cb.count, [&](std::size_t lo, std::size_t hi) {
-        for (std::size_t k = lo; k < hi; ++k) Ops::gradient_sums(B, r, cb.j0(k), cb.j1(k), sums);
-      });
-    });
-    finish_analytic(B.rows, sums, d, g);
+    const auto out = block_sums<1>(
+        B, w, true, e, [&](const auto& rows, const Acc* r, auto j0, auto j1, Acc* const* o) {
+          Ops::gradient_sums(rows, r, j0, j1, o[0]);
+        });
+    if (!out[0]) return Small::analytic(B, w, g, e);
+    finish_analytic(B.rows, out[0], B.d, g);
   }
   // r over the row chunks, the columns' sums of squares over coordinate blocks.
   static void steps(const BatchView<T>& B, const T* w, T* h, const Exec& e) {
     if (one_tile(B)) return Small::steps(B, w, h, e);
-    const std::size_t d = B.d;
-    const ColBlocks cb = weight_blocks(B.rows, d);
-    if (cb.count == 1 && row_chunks(B.rows, d).count == 1) return Small::steps(B, w, h, e);
-    Acc* r = residual_buffer<Acc>(B.rows);
-    Acc* col2 = sum_arrays<Acc>(d);
-    run(e, 1.0 * B.rows * d, [&](const auto& ex) {
-      chunked_residuals<Ops>(ex, row_chunks(B.rows, d), B, w, r);
-      ex(cb.count, [&](std::size_t lo, std::size_t hi) {
-        for (std::size_t k = lo; k < hi; ++k) Ops::square_sums(B, r, cb.j0(k), cb.j1(k), col2);
-      });
-    });
-    finish_steps(w, squared_norm(r, B.rows), col2, d, B.rows, h);
+    const auto out = block_sums<1>(
+        B, w, true, e, [&](const auto& rows, const Acc* r, auto j0, auto j1, Acc* const* o) {
+          Ops::square_sums(rows, r, j0, j1, o[0]);
+        });
+    if (!out[0]) return Small::steps(B, w, h, e);
+    finish_steps(w, squared_norm(residual_buffer<Acc>(B.rows), B.rows), out[0], B.d, B.rows, h);
   }
   static void residual_auto(const BatchView<T>& B, const T* w, T* h, double* g, const Exec& e) {
-    if (one_tile(B)) return Small::residual_auto(B, w, h, g, e);
-    const std::size_t d = B.d;
-    const ColBlocks cb = weight_blocks(B.rows, d);
-    if (cb.count == 1 && row_chunks(B.rows, d).count == 1)
-      return Small::residual_auto(B, w, h, g, e);
+    if (one_tile(B) || single_block(B)) return Small::residual_auto(B, w, h, g, e);
     steps(B, w, h, e);
-    const auto s = prepare_steps<T, Acc>(w, h, d);
-    const Acc* r = residual_buffer<Acc>(B.rows);
-    Acc* plus = sum_arrays<Acc>(d);
-    Acc* minus = second_array(plus, d);
+    const auto s = prepare_steps<T, Acc>(w, h, B.d);
+    const auto out = block_sums<2>(
+        B, w, false, e, [&](const auto& rows, const Acc* r, auto j0, auto j1, Acc* const* o) {
+          Ops::perturbed_sums(rows, r, s.dp, s.dm, j0, j1, o[0], o[1]);
+        });
+    finish_central(B.rows, s, out[0], out[1], B.d, g);
+  }
+  static SumDepths depths(std::size_t b, std::size_t d) {
+    return chunked_depths<Ops>(row_chunks(b, d), d);
+  }
+
+  // One block and one chunk: the serial kernel.
+  static bool single_block(const BatchView<T>& B) {
+    return weight_blocks(B.rows, B.d).count == 1 && row_chunks(B.rows, B.d).count == 1;
+  }
+  // Sets arrays of sums over coordinate blocks as tasks, each over the row chunks; r computed
+  // over the chunks first when `with_residuals`, else as a previous call left it. Null arrays
+  // when the batch is the serial kernel's (single_block).
+  template <std::size_t Sets, class Sums>
+  static std::array<Acc*, Sets> block_sums(const BatchView<T>& B, const T* w, bool with_residuals,
+                                           const Exec& e, const Sums& sums) {
+    std::array<Acc*, Sets> out{};
+    if (single_block(B)) return out;
+    const std::size_t d = B.d;
+    out[0] = sum_arrays<Acc>(d);
+    if constexpr (Sets == 2) out[1] = second_array(out[0], d);
+    Acc* r = residual_buffer<Acc>(B.rows);
+    const RowChunks rc = row_chunks(B.rows, d);
+    const ColBlocks cb = weight_blocks(B.rows, d);
     run(e, 1.0 * B.rows * d, [&](const auto& ex) {
+      if (with_residuals) chunked_residuals<Ops>(ex, rc, B, w, r);
       ex(cb.count, [&](std::size_t lo, std::size_t hi) {
         for (std::size_t k = lo; k < hi; ++k)
-          Ops::perturbed_sums(B, r, s.dp, s.dm, cb.j0(k), cb.j1(k), plus, minus);
+          block_over_chunks<Sets>(rc, B, static_cast<const Acc*>(r), cb.j0(k), cb.j1(k), out.data(),
+                                  sums);
       });
     });
-    finish_central(B.rows, s, plus, minus, d, g);
+    return out;
   }
-  static SumDepths depths(std::size_t b, std::size_t d) { return Ops::depths(b, d); }
 };
 
 template <class Ops, class Small = Serial<Ops>>
