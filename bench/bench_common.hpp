@@ -219,6 +219,9 @@ void register_split_ceiling(const Kernel& k, std::size_t b, std::size_t d, int t
 std::vector<int> preset_threads(const std::string& preset);
 // Registers every benchmark of the preset, ceilings included (the model must be loaded).
 void register_preset(const std::string& preset);
+// The (d, b) pairs of the preset's loss sweep over d, "d:b d:b ...", for the report (the rows
+// follow the measured L2, so they differ between machines).
+std::string loss_sweep_shapes(const std::string& preset);
 
 // --- Peers (bench_peers.cpp; no_peers.cpp without NUMGRAD_BUILD_PEERS) ------------------------
 

@@ -41,6 +41,7 @@ void add_build_context(const std::string& preset) {
   AddCustomContext("numgrad.version", kVersion);
   AddCustomContext("numgrad.git", kGitDescribe);
   AddCustomContext("numgrad.preset", preset);
+  AddCustomContext("plan.loss_vs_d", loss_sweep_shapes(preset));
   AddCustomContext("numgrad.cpu_model", cpuinfo_field("model name"));
   std::string isas;
   const std::string flags = " " + cpuinfo_field("flags") + " ";

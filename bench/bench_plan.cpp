@@ -111,6 +111,23 @@ std::size_t max_rows(std::size_t d, std::size_t cap) {
   return n >= (std::size_t{1} << 20) ? n : 0;
 }
 
+// The loss sweep over d: hot f32 batches whose X and y fill half of the L2 the model measured
+// at one thread, well inside it (a batch of the level's full size sits on its edge, where the
+// bandwidth already falls), in whole 16-row units. Without a measured L2 (a model still to be
+// measured, or a curve that shows none), 1 MiB of X.
+std::size_t loss_sweep_rows(std::size_t d) {
+  const auto& threads = machine_model().threads;
+  double bytes = 0;
+  if (const auto it = threads.find(1); it != threads.end())
+    for (const CacheLevel& level : it->second.levels)
+      if (level.name == "l2") bytes = level.knee_bytes / 2;
+  if (bytes <= 0) return (std::size_t{1} << 18) / d;
+  const auto units = static_cast<std::size_t>(bytes / ((d + 1) * sizeof(float)) / 16);
+  return std::max<std::size_t>(1, units) * 16;
+}
+const std::vector<std::size_t> kLossSweepD{4, 8, 16, 64, 256};
+const std::vector<std::size_t> kLossSweepDFull{4, 8, 16, 64, 256, 1024};
+
 // The quick and full presets, phase by phase. Every phase registers kernels of the registry
 // (enumerated, never listed) and the peers at the same shapes.
 struct Plan {
@@ -161,14 +178,11 @@ struct Plan {
               add_kernel(Family::grad, *k, b, d, t);
   }
 
-  // 2a. loss against d on hot 1 MiB f32 batches (b = 2^18 / d; small d is where generic
-  // libraries lose), and against b at d 64.
+  // 2a. loss against d on hot f32 batches of half the measured L2 (loss_sweep_rows; small d
+  // is where generic libraries lose), and against b at d 64.
   void loss_sweeps() const {
-    const std::vector<std::size_t> d_sweep = full
-                                                 ? std::vector<std::size_t>{4, 8, 16, 64, 256, 1024}
-                                                 : std::vector<std::size_t>{4, 8, 16, 64, 256};
-    for (std::size_t d : d_sweep) {
-      const std::size_t b = (std::size_t{1} << 18) / d;
+    for (std::size_t d : full ? kLossSweepDFull : kLossSweepD) {
+      const std::size_t b = loss_sweep_rows(d);
       for (const Kernel* k : ks.loss_owner)
         if (showcase(*k))
           for (int t : sweep_threads(*k)) add_kernel(Family::loss, *k, b, d, t);
@@ -316,6 +330,17 @@ void register_scaling_plan() {
 }
 
 }  // namespace
+
+std::string loss_sweep_shapes(const std::string& preset) {
+  if (preset == "scaling") return "";
+  std::string out;
+  for (std::size_t d : preset == "full" ? kLossSweepDFull : kLossSweepD) {
+    // Appended piece by piece: GCC 12 warns (-Wrestrict, falsely) on "..." + std::string&&.
+    if (!out.empty()) out += ' ';
+    out.append(std::to_string(d)).append(":").append(std::to_string(loss_sweep_rows(d)));
+  }
+  return out;
+}
 
 std::vector<int> preset_threads(const std::string& preset) {
   return preset == "scaling" ? scaling_threads() : quick_or_full_threads(preset == "full");

@@ -113,6 +113,15 @@ def model(ctx):
     return out
 
 
+def loss_sweep(ctx):
+    """{d: b} of the run's loss sweep over d (context plan.loss_vs_d: batches of half the
+    measured L2); results from before it was recorded swept 1 MiB batches, b = 2^18 / d."""
+    text = ctx.get("plan.loss_vs_d")
+    if text is None:
+        return {d: (1 << 18) // d for d in (4, 8, 16, 64, 256, 1024)}
+    return {int(d): int(b) for d, b in (p.split(":") for p in text.split())}
+
+
 def claims(ctx):
     """[(source, level, bytes, verdict, evidence)] of the cache sizes the OS reports."""
     out = []

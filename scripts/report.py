@@ -199,8 +199,9 @@ def build(ctx, machine, rows, folder):
         if r.kind == "peer":
             peers[(r.elem, r.b, r.d)].append(r)
     model, claims = numgrad_results.model(ctx), numgrad_results.claims(ctx)
-    summary, key = summaries(rows, index, peers, model)
-    written, skipped = make_plots(rows, index, model, claims, folder)
+    sweep = numgrad_results.loss_sweep(ctx)
+    summary, key = summaries(rows, index, peers, model, sweep)
+    written, skipped = make_plots(rows, index, model, claims, sweep, folder)
     model_ceilings = [r for r in rows if r.kind == "ceiling" and not r.error and
                       (r.id.startswith("fma_peak") or
                        (r.id.startswith("read_bw.") and r.id != "read_bw.dataset"))]

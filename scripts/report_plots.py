@@ -172,13 +172,13 @@ def plot_throughput(kern, peer, model, styles, path):
     return save(fig, path)
 
 
-def plot_loss_vs_d(kern, peer, styles, path):
+def plot_loss_vs_d(kern, peer, styles, sweep, path):
     series = {k: v for k, v in series_of(
-        kern + peer, lambda r: r.types == "f32" and r.b * r.d == 1 << 18 and r.n == r.b and
+        kern + peer, lambda r: r.types == "f32" and sweep.get(r.d) == r.b and r.n == r.b and
         r.algorithm == "loss" and r.family in ("loss", "peer") and r.threads == 1).items()
         if len(v) >= 3}
     if not series:
-        return "no loss sweep over d on 1 MiB batches in this run"
+        return "no loss sweep over d in this run"
     fig, ax = plt.subplots(figsize=(8, 5))
     for (sid, _), rs in sorted(series.items()):
         rs.sort(key=lambda r: r.d)
@@ -188,8 +188,8 @@ def plot_loss_vs_d(kern, peer, styles, path):
     ax.set_xscale("log", base=2)
     ax.set_xlabel("features d")
     ax.set_ylabel("GB/s")
-    ax.set_title("loss throughput against d, f32, 1 MiB batches (b = 2^18 / d), 1 thread\n"
-                 "(1 MiB + y sits near the end of L2 on many machines; dashed: its read ceiling)")
+    ax.set_title("loss throughput against d, f32, hot batches of half the measured L2, 1 thread\n"
+                 "(dashed: the read ceiling at each batch's working set)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=6.5)
     return save(fig, path)
@@ -344,7 +344,7 @@ def plot_epoch(kern, styles, path):
     return save(fig, path)
 
 
-def make_plots(rows, index, model, claims, folder):
+def make_plots(rows, index, model, claims, sweep, folder):
     """Writes the plots; returns ([file written], [(file, why it was skipped)])."""
     plt.rcParams.update({"font.size": 9, "figure.dpi": 110})
     ok = [r for r in rows if not r.error]
@@ -354,7 +354,7 @@ def make_plots(rows, index, model, claims, folder):
     styles = Styles(ok)
     jobs = [("machine_model.png", lambda p: plot_model(model, claims, p)),
             ("throughput_vs_batch.png", lambda p: plot_throughput(kern, peer, model, styles, p)),
-            ("loss_vs_d.png", lambda p: plot_loss_vs_d(kern, peer, styles, p)),
+            ("loss_vs_d.png", lambda p: plot_loss_vs_d(kern, peer, styles, sweep, p)),
             ("speedup_over_scalar.png", lambda p: plot_speedup(kern, index, styles, p)),
             ("thread_scaling.png", lambda p: plot_scaling(kern, peer, ceilings, styles, p)),
             ("roofline.png", lambda p: plot_roofline(kern, peer, model, styles, p)),

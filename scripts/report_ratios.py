@@ -6,7 +6,7 @@ threads against one thread and against the split limit).
 from report_common import best_peer, fmt_ratio, fmt_time, frac, is_simd, ratio, scalar_of
 
 
-def summaries(rows, index, peers, model):
+def summaries(rows, index, peers, model, sweep):
     ok = [r for r in rows if not r.error and r.kind == "kernel" and r.elem == "f32"
           and r.types == "f32"]
     lines = ["| family | shape | best variant | threads | time | x scalar | x best peer | %bw | %peak |",
@@ -37,7 +37,7 @@ def summaries(rows, index, peers, model):
             fmt_ratio(ratio(sc.seconds, best.seconds)) if sc and not sc.error else "-",
             ("%s (%s)" % (fmt_ratio(ratio(bp.seconds, best.seconds)), bp.id)) if bp else "-",
             frac(best, "frac_bw"), frac(best, "frac_peak")))
-    return lines, key_ratios(rows, index, peers, model)
+    return lines, key_ratios(rows, index, peers, model, sweep)
 
 
 def best(cands):
@@ -45,24 +45,28 @@ def best(cands):
     return min(cands, key=lambda r: r.seconds) if cands else None
 
 
-def simd_vs_eigen(ok, model):
-    """The best serial SIMD loss against Eigen over d (hot 1 MiB f32 batches: b = 2^18 / d),
-    and the most any kernel could show: the model's L2 read ceiling against Eigen."""
+def simd_vs_eigen(ok, model, sweep):
+    """The best serial SIMD loss against Eigen over d on the loss sweep's hot f32 batches (half
+    the measured L2: sweep = {d: b}), with the fraction of the read ceiling at that working set
+    each reaches, and the most any kernel could show: the model's L2 read ceiling against
+    Eigen."""
     l2 = [lv.bw for lv in model.get(1, {}).get("levels", []) if lv.name == "l2"]
     parts = []
-    for d in (4, 8, 16, 64, 256):
+    for d, b in sorted(sweep.items()):
         simd = best([r for r in ok if r.family == "loss" and r.types == "f32" and is_simd(r)
-                     and r.axis == "serial" and r.b * d == 1 << 18 and r.d == d])
+                     and r.axis == "serial" and r.b == b and r.n == b and r.d == d])
         eig = best([r for r in ok if r.kind == "peer" and r.id == "eigen.loss.f32" and
-                    r.b * d == 1 << 18 and r.d == d])
+                    r.b == b and r.d == d])
         if simd and eig:
-            cap = " (L2 ceiling: <= %.2fx)" % (l2[0] / eig.bytes_s) if l2 and eig.bytes_s else ""
-            parts.append("d=%d %.2fx %s%s" % (d, eig.seconds / simd.seconds, simd.prefix, cap))
+            cap = ", L2 ceiling: <= %.2fx" % (l2[0] / eig.bytes_s) if l2 and eig.bytes_s else ""
+            parts.append("d=%d (b=%d) %.2fx %s, %s of the read ceiling against Eigen's %s%s" % (
+                d, b, eig.seconds / simd.seconds, simd.prefix, frac(simd, "frac_bw"),
+                frac(eig, "frac_bw"), cap))
     if not parts:
         return []
-    return ["Best serial SIMD f32 loss vs Eigen (1 MiB batches, b = 2^18/d, Eigen time / SIMD "
-            "time; the cap is the model's L2 read ceiling / Eigen's bandwidth, what a kernel "
-            "reading at the ceiling would show): " + ", ".join(parts)]
+    return ["Best serial SIMD f32 loss vs Eigen (hot batches of half the measured L2; Eigen time "
+            "/ SIMD time; the cap is the model's L2 read ceiling / Eigen's bandwidth, what a "
+            "kernel reading at the ceiling would show): " + "; ".join(parts)]
 
 
 def big_loss(ok, rows):
@@ -170,9 +174,9 @@ def parallel_vs_inner(ok, rows, index, tmax):
         for (alg, shape), parts in sorted(lines.items())]
 
 
-def key_ratios(rows, index, peers, model):
+def key_ratios(rows, index, peers, model, sweep):
     ok = [r for r in rows if not r.error and r.kind != "ceiling"]
-    out = simd_vs_eigen(ok, model) + big_loss(ok, rows) + blackbox_vs_scalar(ok, index)
+    out = simd_vs_eigen(ok, model, sweep) + big_loss(ok, rows) + blackbox_vs_scalar(ok, index)
     out += gradient_vs_loss(ok, index)
     tmax = max([r.threads for r in ok] or [1])
     if tmax > 1:
