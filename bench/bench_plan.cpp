@@ -282,6 +282,34 @@ struct Plan {
       if (n >= (std::size_t{1} << 20)) register_dataset_read(n, 64, threads);
     }
   }
+
+  // 2g. the serial SIMD residual gradient from memory beside the same kernel's loss (two
+  // passes over each chunk, one from memory): quick at the 1 GiB f32 case of large(), full
+  // also at 256 MiB of X for d 16, 64, 256 in f32 and f64. Best ISA only: from memory every
+  // ISA reads at the same speed.
+  void from_memory() const {
+    struct Shape {
+      DType t;
+      std::size_t n, d;
+    };
+    std::vector<Shape> shapes{{DType::f32, std::size_t{1} << 22, 64}};
+    if (full)
+      for (DType t : {DType::f32, DType::f64})
+        for (std::size_t d : {16, 64, 256})
+          shapes.push_back({t, (std::size_t{1} << 28) / (d * (t == DType::f32 ? 4 : 8)), d});
+    for (const Shape& s : shapes) {
+      const double bytes =
+          static_cast<double>(s.n) * static_cast<double>(s.d + 1) * (s.t == DType::f32 ? 4 : 8);
+      if (bytes > static_cast<double>(physical_memory_bytes()) / 4) continue;
+      for (const Kernel* k : ks.all)
+        if (k->axis == Axis::serial && k->algorithm == Algorithm::residual &&
+            k->isa == best_isa() && k->id.starts_with("simd.") &&
+            types_suffix(k->id) == name(s.t)) {
+          add_kernel(Family::loss, *k, s.n, s.d, 1);
+          add_kernel(Family::grad, *k, s.n, s.d, 1);
+        }
+    }
+  }
 };
 
 // The `scaling` preset: thread scaling where it can pay (b d = 2^20 and above), for the
@@ -357,6 +385,7 @@ void register_preset(const std::string& preset) {
   p.cold();
   p.epochs();
   p.large();
+  p.from_memory();
 }
 
 }  // namespace numgrad::bench

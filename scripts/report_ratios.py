@@ -123,6 +123,19 @@ def gradient_vs_loss(ok, index):
             out.append("Residual gradient / loss time (%s, f32, b=512 d=64): %s: %.1fx "
                        "(d=64, so 2d=128 perturbed losses cost %.1f loss passes)" % (
                            what, g.prefix, g.seconds / lo.seconds, g.seconds / lo.seconds))
+    # From memory (batches of 256 MiB and more): the gradient reads each row chunk from memory
+    # once, as the loss does, and again from cache.
+    parts = []
+    for r in sorted(ok, key=lambda r: (r.types, r.d)):
+        if (r.family == "grad" and r.algorithm == "residual" and r.axis == "serial" and
+                r.threads == 1 and r.n == r.b and r.b * (r.d + 1) * (4 if r.elem == "f32" else 8)
+                >= 1 << 28):
+            lo = index.get(("loss", r.id, r.shape(), 1))
+            if lo and not lo.error:
+                parts.append("%s d=%d b=%d %.2fx" % (r.types, r.d, r.b, r.seconds / lo.seconds))
+    if parts:
+        out.append("Serial residual gradient / loss time from memory (batches >= 256 MiB, the "
+                   "same kernel): " + ", ".join(parts))
     return out
 
 
