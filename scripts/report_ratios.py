@@ -139,6 +139,32 @@ def gradient_vs_loss(ok, index):
     return out
 
 
+def auto_vs_given_steps(ok, index):
+    """gradient_auto (the data-aware steps chosen in the call, then the gradient) over the
+    gradient with given steps, same kernel, shape and threads: the worst, the median and the
+    best-ISA serial SIMD kernel per shape."""
+    by_shape = {}
+    for r in ok:
+        if r.family == "grad_auto":
+            g = index.get(("grad", r.id, r.shape(), r.threads))
+            if g and not g.error:
+                by_shape.setdefault(r.shape(), []).append((r.seconds / g.seconds, r))
+    out = []
+    for shape, pairs in sorted(by_shape.items()):
+        pairs.sort(key=lambda p: p[0])
+        worst, median = pairs[-1], pairs[len(pairs) // 2]
+        simd = [p for p in pairs if p[1].prefix.startswith("simd.") and p[1].axis == "serial"
+                and p[1].types == "f32"]
+        best_simd = min(simd, key=lambda p: p[1].seconds) if simd else None
+        out.append("Steps chosen in the call / given steps (grad_auto / grad), N=%d b=%d d=%d, "
+                   "%d kernels: median %.2fx, worst %.2fx (%s t%d)%s" % (
+                       shape[0], shape[1], shape[2], len(pairs), median[0], worst[0],
+                       worst[1].id, worst[1].threads,
+                       ", fastest serial SIMD f32 %s %.2fx" % (best_simd[1].id, best_simd[0])
+                       if best_simd else ""))
+    return out
+
+
 def threads_vs_one(ok, index, tmax):
     """The parallel kernels of the thread-scaling shapes at tmax threads against one."""
     out = []
@@ -190,7 +216,7 @@ def parallel_vs_inner(ok, rows, index, tmax):
 def key_ratios(rows, index, peers, model, sweep):
     ok = [r for r in rows if not r.error and r.kind != "ceiling"]
     out = simd_vs_eigen(ok, model, sweep) + big_loss(ok, rows) + blackbox_vs_scalar(ok, index)
-    out += gradient_vs_loss(ok, index)
+    out += gradient_vs_loss(ok, index) + auto_vs_given_steps(ok, index)
     tmax = max([r.threads for r in ok] or [1])
     if tmax > 1:
         out += threads_vs_one(ok, index, tmax) + parallel_vs_inner(ok, rows, index, tmax)
