@@ -74,6 +74,9 @@ void print_help(std::ostream& out, std::string_view usage, std::string_view desc
 // Quotes a word for a POSIX shell when it needs it (for printed rerun commands).
 std::string shell_quote(std::string_view word);
 
+// The word in lower case (ASCII): file extensions are matched in any case.
+std::string lower(std::string_view word);
+
 // --- Output --------------------------------------------------------------------------------
 
 // Fixed-width text table: columns sized to their widest cell, numbers right-aligned.

@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -52,11 +51,11 @@ std::string output_option(const Options& opts, const std::string& name,
     check_writable();
     return path;
   }
-  std::string lower = path, wanted;
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string lowered = lower(path);
+  std::string wanted;
   bool matches = false;
   for (std::string_view e : extensions) {
-    matches = matches || lower.ends_with(e);
+    matches = matches || lowered.ends_with(e);
     wanted += (wanted.empty() ? "" : " or ") + std::string(e);
   }
   if (!matches)

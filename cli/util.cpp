@@ -2,6 +2,7 @@
 // cli.hpp). Every failure here is a UsageError whose message names the option, so main can
 // print it as the one line a user needs.
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -152,6 +153,12 @@ std::string shell_quote(std::string_view word) {
   std::string out = "'";
   for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
+}
+
+std::string lower(std::string_view word) {
+  std::string s(word);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
 
 // --- Output --------------------------------------------------------------------------------
