@@ -130,9 +130,16 @@ class Json {
 // before any work: not a directory, writable, one of `extensions` (".json"; any case), and
 // creatable where it will be (a probe file is created in its directory and removed). With
 // `streams`, "-" (stdout) and an existing device or FIFO (/dev/null) are accepted as they are.
+// "-" claims stdout for that option's document: report() turns to stderr, and a second option
+// given "-" is a UsageError (two documents on one stream could not be told apart).
 // Returns "" when the option is not given; throws UsageError "option --NAME: 'PATH' ...".
 std::string output_option(const Options& opts, const std::string& name,
                           const std::vector<std::string_view>& extensions, bool streams);
+
+// Where a command prints its human-readable report (tables, summaries): stdout, or stderr once
+// an output option has claimed stdout with "-", so that `numgrad verify --json - | jq` reads
+// nothing but the document and the person at the terminal still sees the report.
+std::ostream& report();
 
 // Writes PATH: `write` fills a buffer, which numgrad::write_atomically (numgrad/files.hpp) puts
 // in place whole, so a reader sees the old file or the new one, never a mix, and a failed

@@ -14,7 +14,9 @@ std::vector<OptionSpec> specs() {
   s.push_back({"kernel", "ID", "kernel id (required; 'numgrad info' lists them)"});
   s.push_back(step_option_spec("auto"));
   s.push_back({"threads", "T", "threads for parallel kernels (default 0: NUMGRAD_THREADS or all)"});
-  s.push_back({"json", "FILE", "also write loss, steps and both gradients as JSON (- for stdout)"});
+  s.push_back({"json", "FILE",
+               "also write loss, steps and both gradients as JSON\n"
+               "(-: to stdout, the report to stderr)"});
   return s;
 }
 
@@ -31,23 +33,24 @@ int run(const Kernel& k, const ProblemSpec& spec, const StepPolicy& policy, cons
   gradient<T>(k, B, p.w, h, g, exec);
   analytic_gradient<T>(k, B, p.w, ga, exec);
 
-  std::cout << "data: " << spec.data.describe() << " (" << B.rows << " rows, d=" << d
-            << ", target '" << p.data.target_name << "')\n"
-            << "kernel: " << k.id << ", step: " << to_string(policy) << "\n"
-            << "loss: " << fmt(L, 17) << "\n\n";
+  std::ostream& out = report();
+  out << "data: " << spec.data.describe() << " (" << B.rows << " rows, d=" << d << ", target '"
+      << p.data.target_name << "')\n"
+      << "kernel: " << k.id << ", step: " << to_string(policy) << "\n"
+      << "loss: " << fmt(L, 17) << "\n\n";
   Table table({"j", "feature", "w", "h", "central", "analytic", "central-analytic"},
               {true, false, true, true, true, true, true});
   for (std::size_t j = 0; j < d; ++j)
     table.row({std::to_string(j), p.data.feature_names[j], fmt(static_cast<double>(p.w[j]), 9),
                fmt(static_cast<double>(h[j]), 3), fmt(g[j], 9), fmt(ga[j], 9),
                fmt(g[j] - ga[j], 3)});
-  table.print(std::cout);
+  table.print(out);
   if (k.algorithm == Algorithm::analytic)
-    std::cout << "(" << k.id << " is an analytic kernel: its gradient ignores the step)\n";
+    out << "(" << k.id << " is an analytic kernel: its gradient ignores the step)\n";
 
   if (!json_path.empty()) {
-    write_output(json_path, [&](std::ostream& out) {
-      Json j(out);
+    write_output(json_path, [&](std::ostream& file) {
+      Json j(file);
       j.begin_object()
           .value("command", "grad")
           .value("data", spec.data.describe())

@@ -53,7 +53,7 @@ std::string yes_no(bool b) {
 
 int cmd_info(int argc, char** argv) {
   const std::vector<OptionSpec> specs = {
-      {"json", "FILE", "also write the information as JSON (- for stdout)"}};
+      {"json", "FILE", "also write the information as JSON (-: to stdout, the table to stderr)"}};
   const Options opts("info", specs, argc, argv);
   if (opts.help()) {
     print_help(std::cout, "numgrad info [--json FILE]",
@@ -64,14 +64,16 @@ int cmd_info(int argc, char** argv) {
     return kExitOk;
   }
   const std::string json = output_option(opts, "json", {".json"}, true);
-  const char* cap = std::getenv("NUMGRAD_ISA");
-  std::cout << "instruction sets (compiled in: usable here):";
-  for (Isa i : compiled_isas()) std::cout << " " << name(i) << ":" << yes_no(isa_available(i));
-  std::cout << "\nbest usable: " << name(best_isa())
-            << (cap && *cap ? " (NUMGRAD_ISA=" + std::string(cap) + ")" : std::string()) << "\n";
+  const char* cap_env = std::getenv("NUMGRAD_ISA");
+  const std::string cap = cap_env ? cap_env : "";
   const char* env_threads = std::getenv("NUMGRAD_THREADS");
-  std::cout << "default threads: " << default_thread_count()
-            << (env_threads && *env_threads ? " (NUMGRAD_THREADS)" : " (hardware)") << "\n\n";
+  const std::string threads_from = env_threads && *env_threads ? "NUMGRAD_THREADS" : "hardware";
+  std::ostream& out = report();
+  out << "instruction sets (compiled in: usable here):";
+  for (Isa i : compiled_isas()) out << " " << name(i) << ":" << yes_no(isa_available(i));
+  out << "\nbest usable: " << name(best_isa())
+      << (cap.empty() ? std::string() : " (NUMGRAD_ISA=" + cap + ")") << "\n";
+  out << "default threads: " << default_thread_count() << " (" << threads_from << ")\n\n";
 
   Table table({"kernel", "elem", "acc", "algorithm", "axis", "isa", "deterministic", "supported"},
               std::vector<bool>(8, false));
@@ -82,12 +84,12 @@ int cmd_info(int argc, char** argv) {
                yes_no(k.deterministic), yes_no(k.is_supported())});
     supported += k.is_supported();
   }
-  table.print(std::cout);
-  std::cout << registry().size() << " kernels, " << supported << " supported here\n";
+  table.print(out);
+  out << registry().size() << " kernels, " << supported << " supported here\n";
 
   if (!json.empty()) {
-    write_output(json, [&](std::ostream& out) {
-      Json j(out);
+    write_output(json, [&](std::ostream& file) {
+      Json j(file);
       j.begin_object().begin_array("isas");
       for (Isa i : compiled_isas())
         j.begin_object().value("name", name(i)).value("available", isa_available(i)).end_object();

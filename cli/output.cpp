@@ -1,7 +1,8 @@
 // The files the `numgrad` tool writes (cli.hpp): every output option is checked when the
 // options are read, before any work, and every file is written whole by
 // numgrad::write_atomically (numgrad/files.hpp), so that a failed, interrupted or concurrent
-// run never leaves a truncated or mixed file where a good one was.
+// run never leaves a truncated or mixed file where a good one was. "-" gives stdout to one
+// document, and the human report moves to stderr, so that a pipe reads only the document.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,17 +35,32 @@ std::string directory_of(const std::string& path) {
   return parent.empty() ? "." : parent.string();
 }
 
+// The option that was given "-", if any. One process runs one command, and every output option
+// is read before the command prints anything, so report() knows its stream before it is used.
+std::string stdout_owner;
+
 }  // namespace
+
+std::ostream& report() {
+  return stdout_owner.empty() ? std::cout : std::cerr;
+}
 
 std::string output_option(const Options& opts, const std::string& name,
                           const std::vector<std::string_view>& extensions, bool streams) {
   if (!opts.has(name)) return "";
   const std::string path = opts.str(name);
   const std::string what = "option --" + name + ": '" + path + "' ";
-  const Target kind = path == "-" ? Target::other : target_kind(path);
+  if (streams && path == "-") {
+    if (!stdout_owner.empty() && stdout_owner != name)
+      throw UsageError("options --" + stdout_owner + " and --" + name +
+                       " both write to stdout (-); send one of them to a file");
+    stdout_owner = name;
+    return path;
+  }
+  const Target kind = target_kind(path);
   if (kind == Target::directory) throw UsageError(what + "is a directory");
   auto check_writable = [&] {
-    if (path != "-" && ::access(path.c_str(), W_OK) != 0)
+    if (::access(path.c_str(), W_OK) != 0)
       throw UsageError(what + "is not writable: " + std::strerror(errno));
   };
   if (streams && kind == Target::other) {

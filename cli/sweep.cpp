@@ -19,8 +19,12 @@ std::vector<OptionSpec> specs() {
   s.push_back({"kmin", "K", "smallest exponent: h = 2^K (default -26 for f32, -50 for f64)"});
   s.push_back({"kmax", "K", "largest exponent (default 12)"});
   s.push_back({"threads", "T", "threads for parallel kernels (default 0: NUMGRAD_THREADS or all)"});
-  s.push_back(
-      {"csv", "FILE", "write the table as CSV (- for stdout), for scripts/plot_sweep_h.py"});
+  s.push_back({"csv", "FILE",
+               "write the table as CSV, for scripts/plot_sweep_h.py\n"
+               "(-: to stdout, the report to stderr)"});
+  s.push_back({"json", "FILE",
+               "write the table and the predictions as JSON (-: to stdout, the report\n"
+               "to stderr; not with --csv -)"});
   return s;
 }
 
@@ -173,19 +177,19 @@ void print_table(const std::vector<SweepRow>& rows, const Prediction& pr) {
     table.row({std::to_string(r.k), fmt(r.h, 3), fmt(r.central_abs, 3), fmt(r.central_rel, 3),
                fmt(r.forward_abs, 3), fmt(r.forward_rel, 3), fmt(r.central_bound, 3), note});
   }
-  table.print(std::cout);
+  table.print(report());
 }
 
 void print_predictions(const Kernel& k, const Prediction& pr) {
-  std::cout << "\nerrors are max_j |g_j - g*_j| against the exact gradient; rel divides by max_j "
-               "|g*_j|.\n"
-            << "predicted central optimum (data-aware rule ||r||/||X_j||): h = 2^"
-            << nearest_exponent(pr.central) << " (per coordinate 2^" << nearest_exponent(pr.lo)
-            << " .. 2^" << nearest_exponent(pr.hi) << ")\n"
-            << "predicted forward optimum (sqrt(2u) x that): h = 2^" << nearest_exponent(pr.forward)
-            << "\ntextbook steps: 1e-5 ~ 2^" << nearest_exponent(1e-5) << ", cbrt(eps_"
-            << name(k.elem) << ") = " << fmt(std::cbrt(pr.eps)) << " ~ 2^"
-            << nearest_exponent(std::cbrt(pr.eps)) << "\n";
+  report() << "\nerrors are max_j |g_j - g*_j| against the exact gradient; rel divides by max_j "
+              "|g*_j|.\n"
+           << "predicted central optimum (data-aware rule ||r||/||X_j||): h = 2^"
+           << nearest_exponent(pr.central) << " (per coordinate 2^" << nearest_exponent(pr.lo)
+           << " .. 2^" << nearest_exponent(pr.hi) << ")\n"
+           << "predicted forward optimum (sqrt(2u) x that): h = 2^" << nearest_exponent(pr.forward)
+           << "\ntextbook steps: 1e-5 ~ 2^" << nearest_exponent(1e-5) << ", cbrt(eps_"
+           << name(k.elem) << ") = " << fmt(std::cbrt(pr.eps)) << " ~ 2^"
+           << nearest_exponent(std::cbrt(pr.eps)) << "\n";
 }
 
 // --csv: metadata as '#' lines, so the file stays a plain table for spreadsheets and numpy.
@@ -205,10 +209,42 @@ void write_csv(const std::string& path, const Kernel& k, const ProblemSpec& spec
   });
 }
 
-// Range -> problem -> exact values and predictions -> sweep -> print -> CSV.
+// --json: the CSV's rows and metadata, with the exact loss and the data-aware rule's range
+// that the report prints. Steps are values of h (the report shows them as 2^k); a step that
+// does not move every w_j has null errors, as the report's '-'.
+void write_json(const std::string& path, const Kernel& k, const ProblemSpec& spec, const Exact& x,
+                const Prediction& pr, const std::vector<SweepRow>& rows) {
+  write_output(path, [&](std::ostream& out) {
+    Json j(out);
+    j.begin_object().value("command", "sweep-h").value("kernel", k.id);
+    j.value("problem", spec.describe());
+    j.value("loss", x.ref.loss).value("grad_scale", x.scale).value("eps", pr.eps);
+    j.value("predicted_central", pr.central).value("predicted_central_min", pr.lo);
+    j.value("predicted_central_max", pr.hi).value("predicted_forward", pr.forward);
+    j.begin_array("rows");
+    for (const SweepRow& r : rows)
+      j.begin_object()
+          .value("k", r.k)
+          .value("h", r.h)
+          .value("central_abs", r.central_abs)
+          .value("central_rel", r.central_rel)
+          .value("forward_abs", r.forward_abs)
+          .value("forward_rel", r.forward_rel)
+          .value("central_bound", r.central_bound)
+          .end_object();
+    j.end_array().end_object();
+  });
+}
+
+// The output files of one run: --csv and --json, either of them "-".
+struct Outputs {
+  std::string csv, json;
+};
+
+// Range -> problem -> exact values and predictions -> sweep -> print -> CSV and JSON.
 template <class T>
 int run(const Kernel& k, const ProblemSpec& spec, const Options& opts, Exec exec,
-        const std::string& csv_path) {
+        const Outputs& outputs) {
   const int kmin = exponent_option(opts, "kmin", sizeof(T) == 4 ? -26 : -50);
   const int kmax = exponent_option(opts, "kmax", 12);
   if (kmin > kmax) throw UsageError("option --kmin must not exceed --kmax");
@@ -217,12 +253,13 @@ int run(const Kernel& k, const ProblemSpec& spec, const Options& opts, Exec exec
   const Prediction pr = predict(k, p);
   const std::vector<SweepRow> rows = sweep(k, p, x, kmin, kmax, exec);
 
-  std::cout << "kernel: " << k.id << "\nproblem: " << spec.describe() << "\n"
-            << "exact gradient: max_j |g*_j| = " << fmt(x.scale, 6) << ", loss "
-            << fmt(x.ref.loss, 6) << "\n\n";
+  report() << "kernel: " << k.id << "\nproblem: " << spec.describe() << "\n"
+           << "exact gradient: max_j |g*_j| = " << fmt(x.scale, 6) << ", loss "
+           << fmt(x.ref.loss, 6) << "\n\n";
   print_table(rows, pr);
   print_predictions(k, pr);
-  if (!csv_path.empty()) write_csv(csv_path, k, spec, x, pr, rows);
+  if (!outputs.csv.empty()) write_csv(outputs.csv, k, spec, x, pr, rows);
+  if (!outputs.json.empty()) write_json(outputs.json, k, spec, x, pr, rows);
   return kExitOk;
 }
 
@@ -252,9 +289,10 @@ int cmd_sweep_h(int argc, char** argv) {
                      "central-difference kernel (blackbox or residual)");
   const ProblemSpec spec = problem_spec(opts);
   const Exec exec{threads_option(opts)};
-  const std::string csv = output_option(opts, "csv", {".csv"}, true);
-  return k.elem == DType::f32 ? run<float>(k, spec, opts, exec, csv)
-                              : run<double>(k, spec, opts, exec, csv);
+  const Outputs outputs{output_option(opts, "csv", {".csv"}, true),
+                        output_option(opts, "json", {".json"}, true)};
+  return k.elem == DType::f32 ? run<float>(k, spec, opts, exec, outputs)
+                              : run<double>(k, spec, opts, exec, outputs);
 }
 
 }  // namespace numgrad::cli

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstring>
 #include <iostream>
-#include <limits>
 #include <optional>
 #include <regex>
 
@@ -67,6 +66,9 @@ struct Prepared {
   std::vector<T> h;
   Reference ref;
   double grad_scale = 0;  // max_j |g*_j|, the denominator of relative errors
+  // The smallest and the largest step h_j, printed and written with the problem.
+  double step_min() const { return *std::min_element(h.begin(), h.end()); }
+  double step_max() const { return *std::max_element(h.begin(), h.end()); }
 };
 
 template <class T>
@@ -96,6 +98,9 @@ Row check_row(const Kernel& k, const Prepared<T>& s, Exec exec) {
   return row;
 }
 
+// The thread counts of the determinism check, each run --repeats times.
+constexpr int kDeterminismThreads[] = {1, 2, 3, 4, 8};
+
 // One determinism result: bitwise equality of loss, gradient and analytic gradient across
 // thread counts and repeats, against the first run with one thread.
 struct Determinism {
@@ -123,7 +128,7 @@ Determinism check_determinism(const Kernel& k, const Prepared<T>& s, int repeats
   };
   try {
     const Result base = run(1);
-    for (int threads : {1, 2, 3, 4, 8}) {
+    for (int threads : kDeterminismThreads) {
       for (int rep = 0; rep < repeats; ++rep) {
         const Result r = run(threads);
         ++out.runs;
@@ -157,7 +162,8 @@ std::vector<OptionSpec> specs() {
                "threads for the parallel kernels (default 0: " +
                    std::to_string(default_thread_count()) + " here)"});
   s.push_back({"repeats", "R", "determinism: runs per thread count in {1,2,3,4,8} (default 3)"});
-  s.push_back({"json", "FILE", "also write the results as JSON (- for stdout)"});
+  s.push_back(
+      {"json", "FILE", "also write the results as JSON (-: to stdout, the report to stderr)"});
   return s;
 }
 
@@ -241,20 +247,17 @@ Problems prepare_problems(const Settings& s, const std::vector<const Kernel*>& s
 }
 
 void print_problems(const Settings& s, const Problems& p) {
-  std::cout << "problem: " << s.problem.describe() << "\n"
-            << "step: " << to_string(s.policy)
-            << ", threads: " << (s.exec.threads == 0 ? default_thread_count() : s.exec.threads)
-            << "\n";
-  auto print_steps = [](const char* t, const auto& prep) {
-    double lo = std::numeric_limits<double>::infinity(), hi = 0;
-    for (auto v : prep.h) lo = std::min<double>(lo, v), hi = std::max<double>(hi, v);
-    std::cout << t << ": loss " << fmt(prep.ref.loss, 6) << ", max |g*_j| "
-              << fmt(prep.grad_scale, 6) << ", steps h_j in [" << fmt(lo) << ", " << fmt(hi)
-              << "]\n";
+  std::ostream& out = report();
+  out << "problem: " << s.problem.describe() << "\n"
+      << "step: " << to_string(s.policy)
+      << ", threads: " << (s.exec.threads == 0 ? default_thread_count() : s.exec.threads) << "\n";
+  auto print_steps = [&](const char* t, const auto& prep) {
+    out << t << ": loss " << fmt(prep.ref.loss, 6) << ", max |g*_j| " << fmt(prep.grad_scale, 6)
+        << ", steps h_j in [" << fmt(prep.step_min()) << ", " << fmt(prep.step_max()) << "]\n";
   };
   if (p.f32) print_steps("f32 problem", *p.f32);
   if (p.f64) print_steps("f64 problem", *p.f64);
-  std::cout << "\n";
+  out << "\n";
 }
 
 // The table of every row and the failures' reasons; returns the failed rows.
@@ -270,16 +273,16 @@ std::vector<const Row*> print_rows(const std::vector<Row>& rows) {
                std::to_string(r.worst_j()), r.verdict()});
     if (!r.pass()) failed.push_back(&r);
   }
-  table.print(std::cout);
-  std::cout
-      << "\nabs: max_j |value - exact|; rel: over |L| or max_j |g*_j|; x/bnd: error over its\n"
+  std::ostream& out = report();
+  table.print(out);
+  out << "\nabs: max_j |value - exact|; rel: over |L| or max_j |g*_j|; x/bnd: error over its\n"
          "section 3 bound; cd/tol: a policy check, not a bound of the central difference:\n"
          "its error vs the exact gradient over the analytic gradient's bound + the storage\n"
          "rounding of w_j +- h_j. <= 1 passes.\n";
   for (const Row* r : failed)
     if (const std::string why = r->error.empty() ? r->reason() : r->error; !why.empty())
-      std::cout << r->k->id << ": " << why << "\n";
-  std::cout << rows.size() - failed.size() << " of " << rows.size() << " kernels pass\n";
+      out << r->k->id << ": " << why << "\n";
+  out << rows.size() - failed.size() << " of " << rows.size() << " kernels pass\n";
   return failed;
 }
 
@@ -295,9 +298,12 @@ std::vector<Determinism> check_all_determinism(const std::vector<const Kernel*>&
 }
 
 void print_determinism(const std::vector<Determinism>& det, int repeats) {
-  std::cout << "\ndeterminism (threads 1,2,3,4,8 x " << repeats << " repeats, bitwise):\n";
+  std::ostream& out = report();
+  out << "\ndeterminism (threads ";
+  for (int t : kDeterminismThreads) out << (t == kDeterminismThreads[0] ? "" : ",") << t;
+  out << " x " << repeats << " repeats, bitwise):\n";
   if (det.empty()) {
-    std::cout << "  no parallel deterministic kernel selected; nothing to check\n";
+    out << "  no parallel deterministic kernel selected; nothing to check\n";
     return;
   }
   // Only the failures get a line each: a pass is the same sentence for every kernel.
@@ -306,10 +312,10 @@ void print_determinism(const std::vector<Determinism>& det, int repeats) {
     if (x.mismatch.empty())
       ++identical;
     else
-      std::cout << "  FAIL " << x.k->id << ": " << x.mismatch << "\n";
+      out << "  FAIL " << x.k->id << ": " << x.mismatch << "\n";
   }
-  std::cout << "  " << identical << " of " << det.size() << " parallel deterministic kernels "
-            << "identical across " << (det.front().runs) << " runs each\n";
+  out << "  " << identical << " of " << det.size() << " parallel deterministic kernels "
+      << "identical across " << (det.front().runs) << " runs each\n";
 }
 
 // The command that reruns just the failed kernels, with the same options.
@@ -330,8 +336,8 @@ void print_rerun(const Options& opts, const std::vector<OptionSpec>& spec_list,
     alternatives += (alternatives.empty() ? "" : "|") + escaped;
   }
   command += " --kernels " + shell_quote("^(" + alternatives + ")$");
-  std::cout << "\nFAILED: " << rerun.size() << " kernel(s). Rerun just them with:\n  " << command
-            << "\n";
+  report() << "\nFAILED: " << rerun.size() << " kernel(s). Rerun just them with:\n  " << command
+           << "\n";
 }
 
 void write_json(const Settings& s, const std::vector<Row>& rows,

@@ -36,6 +36,37 @@ expect() {
   fi
 }
 
+# --- Machine-readable output on stdout (--json -, --csv -) -------------------------------------
+# These read the documents back with python3; without one they are skipped (exit 77).
+need_python() {
+  command -v python3 >/dev/null || { echo "skip [$case_name]: needs python3"; exit 77; }
+}
+
+# field FILE EXPR: the Python expression EXPR over the JSON document d that FILE holds.
+field() {
+  python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+    "$1" "$2" 2>>"$tmp/err" || fail "$1: not JSON, or no $2"
+}
+
+# json_stdout RC TEXT ARGS...: `numgrad ARGS` (--json - among them) exits RC; its stdout is
+# one JSON document and nothing else (python3 -m json.tool reads it); the human report,
+# matching TEXT, is on stderr. Then the pipe a user writes, `numgrad ARGS | python3 -m
+# json.tool`, keeps the exit status and parses.
+json_stdout() {
+  local rc=$1 text=$2
+  shift 2
+  need_python
+  "$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  [ "$got" -eq "$rc" ] || fail "exit status $got, expected $rc (numgrad $*)"
+  python3 -m json.tool "$tmp/out" >/dev/null 2>&1 || fail "stdout is not just a JSON document"
+  grep -Eq -- "$text" "$tmp/err" || fail "the report (/$text/) is not on stderr"
+  "$bin" "$@" 2>/dev/null | python3 -m json.tool >/dev/null 2>&1
+  local status=("${PIPESTATUS[@]}")
+  [ "${status[0]}" -eq "$rc" ] && [ "${status[1]}" -eq 0 ] ||
+    fail "numgrad $* | python3 -m json.tool: exit statuses ${status[*]}, expected $rc 0"
+}
+
 case $case_name in
   # --- Commands that work --------------------------------------------------------------------
   help) expect 0 'verify' --help && expect 0 'kernels' verify --help && expect 0 'kmin' sweep-h --help ;;
@@ -120,6 +151,43 @@ case $case_name in
     expect 0 'predicted central optimum' sweep-h --kernel scalar.residual.f32 --n 512 --d 16 --csv "$tmp/s.csv"
     grep -q '^k,h,central_abs,central_rel,forward_abs,forward_rel,central_bound$' "$tmp/s.csv" || fail "CSV header"
     grep -q '^# predicted_central=' "$tmp/s.csv" || fail "CSV lacks the prediction"
+    ;;
+  # --- "-": only the document on stdout, the report on stderr ------------------------------
+  json_stdout_info) json_stdout 0 '[0-9]+ kernels, [0-9]+ supported here' info --json - ;;
+  json_stdout_verify)
+    json_stdout 0 '([0-9]+) of \1 kernels pass' verify --n 100 --d 9 --kernels '^(scalar|tbb\.weights\.scalar)\.' --json -
+    [ "$(field "$tmp/out" 'd["pass"], len(d["kernels"]), d["determinism"][0]["runs"]')" = "(True, 18, 15)" ] || fail "pass, rows or determinism runs"
+    ;;
+  verify_fail_json_stdout)
+    # A failing check still exits 1, with the whole document on stdout and the rerun advice
+    # on stderr.
+    json_stdout 1 'Rerun just them with:' verify --dtype f32 --step relative --kernels '^scalar\.residual\.f32$' --json -
+    [ "$(field "$tmp/out" 'd["pass"], d["kernels"][0]["pass"]')" = "(False, False)" ] || fail "the JSON does not record the failure"
+    grep -Eq '^scalar\.residual\.f32 .* FAIL\(cd/tol\)$' "$tmp/err" || fail "the report's row"
+    ;;
+  json_stdout_grad)
+    # small.csv with w = (1, 2): L = 4/6 and gradient (-2, -2/3), as the report prints.
+    json_stdout 0 '^loss: 0\.666666666666666' grad --data "$data/small.csv" --weights "$data/small_weights.csv" --kernel scalar.residual.f64 --json -
+    [ "$(field "$tmp/out" 'd["rows"], d["gradient"][0], d["features"]')" = "(6, -2, ['x1', 'x2'])" ] || fail "rows, gradient or features"
+    ;;
+  json_stdout_sweep_h)
+    json_stdout 0 'predicted central optimum' sweep-h --kernel scalar.residual.f32 --n 256 --d 8 --kmin -4 --kmax 4 --json -
+    [ "$(field "$tmp/out" 'len(d["rows"]), d["rows"][0]["k"], d["rows"][0]["h"]')" = "(9, -4, 0.0625)" ] || fail "rows"
+    k=$(sed -n 's/^predicted central optimum .*: h = 2^\(-*[0-9]*\) .*/\1/p' "$tmp/err")
+    [ "$(field "$tmp/out" 'd["predicted_central"] == 2.0 ** '"$k")" = True ] || fail "predicted_central is not the report's 2^$k"
+    ;;
+  csv_stdout_sweep_h)
+    expect 0 '^k,h,central_abs,central_rel,forward_abs,forward_rel,central_bound$' sweep-h --kernel scalar.residual.f32 --n 256 --d 8 --kmin -4 --kmax 4 --csv -
+    grep -q 'predicted central optimum' "$tmp/err" || fail "the report is not on stderr"
+    [ "$(grep -vc '^#' "$tmp/out")" -eq 10 ] || fail "expected the header and 9 rows"
+    grep -v '^#' "$tmp/out" | tail -n +2 | grep -Evq '^-?[0-9]+(,[^,]+){6}$' && fail "a line on stdout is not a CSV row"
+    ;;
+  bad_two_stdout)
+    expect 2 'options --csv and --json both write to stdout \(-\); send one of them to a file' sweep-h --kernel scalar.residual.f64 --csv - --json -
+    [ -s "$tmp/out" ] && fail "sweep-h printed before refusing"
+    # One of them "-", the other a file: both written.
+    expect 0 '^k,h,' sweep-h --kernel scalar.residual.f64 --n 64 --d 4 --kmin -2 --kmax 2 --csv - --json "$tmp/s.json"
+    grep -q '"command": "sweep-h"' "$tmp/s.json" || fail "--json FILE beside --csv - was not written"
     ;;
   # --- Bad input: exit 2, one line naming the problem ----------------------------------------
   bad_no_command) expect 2 'no command given' ;;
