@@ -113,7 +113,14 @@ class Json {
   Json& value(std::string_view key, bool v);
   Json& value(std::string_view key, std::string_view v);
   Json& value(std::string_view key, const char* v) { return value(key, std::string_view(v)); }
+  Json& null(std::string_view key);
   Json& numbers(std::string_view key, const std::vector<double>& v);
+
+  // Opens the document of `numgrad COMMAND` and writes the fields every JSON of the tool
+  // starts with: "schema": "numgrad.COMMAND/SCHEMA" (the number grows when a field is removed,
+  // renamed or changes meaning; new fields keep it), "numgrad": {"version", "git"} and
+  // "command". One scheme with numgrad_bench, whose context says "numgrad.schema" etc.
+  Json& begin_document(std::string_view command, int schema);
 
  private:
   void prefix(std::string_view key);
@@ -228,6 +235,12 @@ const Kernel& kernel_by_id(const std::string& id);
 
 // Thread count Exec{0} means in this process (NUMGRAD_THREADS, else the hardware's).
 int default_thread_count();
+
+// The threads `exec` runs a parallel kernel with: exec.threads, or the default count for 0.
+// What the text and the JSON report, so that neither says 0 for "the default".
+int resolved_threads(Exec exec);
+// The threads kernel `k` runs with: 1 for a serial kernel, whatever --threads says.
+int kernel_threads(const Kernel& k, Exec exec);
 
 // The --threads option of every subcommand: a whole number from 0 (the default count) to
 // numgrad::kMaxThreads, checked before it is narrowed to int so that no value wraps into a

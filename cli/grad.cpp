@@ -33,10 +33,11 @@ int run(const Kernel& k, const ProblemSpec& spec, const StepPolicy& policy, cons
   gradient<T>(k, B, p.w, h, g, exec);
   analytic_gradient<T>(k, B, p.w, ga, exec);
 
+  const int threads = kernel_threads(k, exec);
   std::ostream& out = report();
   out << "data: " << spec.data.describe() << " (" << B.rows << " rows, d=" << d << ", target '"
       << p.data.target_name << "')\n"
-      << "kernel: " << k.id << ", step: " << to_string(policy) << "\n"
+      << "kernel: " << k.id << ", step: " << to_string(policy) << ", threads: " << threads << "\n"
       << "loss: " << fmt(L, 17) << "\n\n";
   Table table({"j", "feature", "w", "h", "central", "analytic", "central-analytic"},
               {true, false, true, true, true, true, true});
@@ -51,11 +52,9 @@ int run(const Kernel& k, const ProblemSpec& spec, const StepPolicy& policy, cons
   if (!json_path.empty()) {
     write_output(json_path, [&](std::ostream& file) {
       Json j(file);
-      j.begin_object()
-          .value("command", "grad")
-          .value("data", spec.data.describe())
-          .value("kernel", k.id);
-      j.value("step", to_string(policy)).value("rows", B.rows).value("loss", L);
+      j.begin_document("grad", 1).value("data", spec.data.describe());
+      j.value("rows", B.rows).value("target", p.data.target_name).value("kernel", k.id);
+      j.value("step", to_string(policy)).value("threads", threads).value("loss", L);
       j.begin_array("features");
       for (const std::string& f : p.data.feature_names) j.value("", f);
       j.end_array();

@@ -90,11 +90,19 @@ int cmd_info(int argc, char** argv) {
   if (!json.empty()) {
     write_output(json, [&](std::ostream& file) {
       Json j(file);
-      j.begin_object().begin_array("isas");
+      j.begin_document("info", 1).begin_array("isas");
       for (Isa i : compiled_isas())
         j.begin_object().value("name", name(i)).value("available", isa_available(i)).end_object();
       j.end_array().value("best_isa", name(best_isa()));
-      j.value("default_threads", default_thread_count()).begin_array("kernels");
+      // The text's "(NUMGRAD_ISA=...)" and "(hardware)": where the two defaults come from.
+      if (cap.empty())
+        j.null("isa_cap");
+      else
+        j.value("isa_cap", cap);
+      j.value("default_threads", default_thread_count())
+          .value("default_threads_from", threads_from);
+      j.value("kernel_count", registry().size()).value("supported_count", supported);
+      j.begin_array("kernels");
       for (const Kernel& k : registry()) {
         j.begin_object()
             .value("id", k.id)

@@ -9,6 +9,7 @@
 
 #include "cli.hpp"
 #include "numgrad/reference.hpp"
+#include "numgrad/version.hpp"
 
 namespace numgrad::cli {
 namespace {
@@ -196,7 +197,8 @@ void print_predictions(const Kernel& k, const Prediction& pr) {
 void write_csv(const std::string& path, const Kernel& k, const ProblemSpec& spec, const Exact& x,
                const Prediction& pr, const std::vector<SweepRow>& rows) {
   write_output(path, [&](std::ostream& out) {
-    out << "# kernel=" << k.id << "\n# problem=" << spec.describe() << "\n"
+    out << "# numgrad=" << kVersion << " (" << kGitDescribe << ")\n"
+        << "# kernel=" << k.id << "\n# problem=" << spec.describe() << "\n"
         << "# predicted_central=" << fmt(pr.central, 17) << "\n"
         << "# predicted_forward=" << fmt(pr.forward, 17) << "\n"
         << "# eps=" << fmt(pr.eps, 17) << "\n# grad_scale=" << fmt(x.scale, 17) << "\n"
@@ -212,12 +214,12 @@ void write_csv(const std::string& path, const Kernel& k, const ProblemSpec& spec
 // --json: the CSV's rows and metadata, with the exact loss and the data-aware rule's range
 // that the report prints. Steps are values of h (the report shows them as 2^k); a step that
 // does not move every w_j has null errors, as the report's '-'.
-void write_json(const std::string& path, const Kernel& k, const ProblemSpec& spec, const Exact& x,
-                const Prediction& pr, const std::vector<SweepRow>& rows) {
+void write_json(const std::string& path, const Kernel& k, const ProblemSpec& spec, Exec exec,
+                const Exact& x, const Prediction& pr, const std::vector<SweepRow>& rows) {
   write_output(path, [&](std::ostream& out) {
     Json j(out);
-    j.begin_object().value("command", "sweep-h").value("kernel", k.id);
-    j.value("problem", spec.describe());
+    j.begin_document("sweep-h", 1).value("kernel", k.id).value("problem", spec.describe());
+    j.value("threads", kernel_threads(k, exec));
     j.value("loss", x.ref.loss).value("grad_scale", x.scale).value("eps", pr.eps);
     j.value("predicted_central", pr.central).value("predicted_central_min", pr.lo);
     j.value("predicted_central_max", pr.hi).value("predicted_forward", pr.forward);
@@ -259,7 +261,7 @@ int run(const Kernel& k, const ProblemSpec& spec, const Options& opts, Exec exec
   print_table(rows, pr);
   print_predictions(k, pr);
   if (!outputs.csv.empty()) write_csv(outputs.csv, k, spec, x, pr, rows);
-  if (!outputs.json.empty()) write_json(outputs.json, k, spec, x, pr, rows);
+  if (!outputs.json.empty()) write_json(outputs.json, k, spec, exec, x, pr, rows);
   return kExitOk;
 }
 

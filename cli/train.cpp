@@ -183,7 +183,6 @@ void print_setup(const Kernel& k, const Settings& s, const Dataset<T>& data) {
   const TrainOptions& o = s.train;
   const std::size_t b = std::min(o.batch, data.n), batches = (data.n + b - 1) / b;
   const std::size_t last = data.n - (batches - 1) * b;
-  const int threads = o.exec.threads == 0 ? default_thread_count() : o.exec.threads;
   std::cout << "data: " << s.data.describe() << ": " << data.n << " rows, "
             << data.d - (s.data.intercept ? 1 : 0) << " features"
             << (s.data.intercept ? " + intercept" : "") << ", target '" << data.target_name << "'"
@@ -192,7 +191,8 @@ void print_setup(const Kernel& k, const Settings& s, const Dataset<T>& data) {
             << (analytic(k, o) ? std::string("analytic gradient")
                                : "central difference, step " + to_string(o.step))
             << "), threads "
-            << (k.axis == Axis::serial ? std::string("1 (serial kernel)") : std::to_string(threads))
+            << (k.axis == Axis::serial ? std::string("1 (serial kernel)")
+                                       : std::to_string(resolved_threads(o.exec)))
             << "\n";
   std::cout << "sgd: batch " << b << " (" << batches << " per epoch"
             << (last != b ? ", the last of " + std::to_string(last) + " rows" : std::string())
@@ -342,15 +342,17 @@ void write_json(std::ostream& out, const Kernel& k, const Settings& s, const Dat
   const TrainOptions& o = s.train;
   const TrainResult& r = fit.result;
   Json j(out);
-  j.begin_object().value("command", "train").value("data", s.data.describe());
+  j.begin_document("train", 1).value("data", s.data.describe()).value("rows", data.n);
   j.value("target", data.target_name).value("kernel", k.id);
   j.value("gradient", analytic(k, o) ? std::string("analytic") : "central:" + to_string(o.step));
+  j.value("threads", kernel_threads(k, o.exec));
   j.value("standardized", s.data.standardize).value("intercept", s.data.intercept);
-  j.value("batch", std::min(o.batch, data.n)).value("lr", o.lr).value("decay", o.decay);
-  j.value("momentum", o.momentum).value("seed", static_cast<std::int64_t>(o.seed));
-  j.value("epochs_run", r.epochs_run).value("stop", name(r.stop));
+  j.value("batch", std::min(o.batch, data.n)).value("epochs", o.epochs).value("lr", o.lr);
+  j.value("decay", o.decay).value("momentum", o.momentum);
+  j.value("seed", static_cast<std::int64_t>(o.seed));
+  j.value("epochs_run", r.epochs_run).value("stop", name(r.stop)).value("seconds", fit.seconds);
   j.value("initial_loss", r.initial_loss).value("final_loss", r.final_loss);
-  if (fit.ls) j.value("least_squares_loss", fit.ls->loss);
+  if (fit.ls) j.value("least_squares_loss", fit.ls->loss).value("least_squares_rank", fit.ls->rank);
   j.begin_array("features");
   for (const std::string& f : data.feature_names) j.value("", f);
   j.end_array().numbers("weights", fit.w);

@@ -13,6 +13,7 @@
 #include "cli.hpp"
 #include "numgrad/registry.hpp"
 #include "numgrad/threads.hpp"
+#include "numgrad/version.hpp"
 
 namespace numgrad::cli {
 
@@ -298,6 +299,19 @@ Json& Json::value(std::string_view key, std::string_view v) {
   return *this;
 }
 
+Json& Json::null(std::string_view key) {
+  prefix(key);
+  out_ << "null";
+  return *this;
+}
+
+Json& Json::begin_document(std::string_view command, int schema) {
+  begin_object();
+  value("schema", "numgrad." + std::string(command) + "/" + std::to_string(schema));
+  begin_object("numgrad").value("version", kVersion).value("git", kGitDescribe).end_object();
+  return value("command", command);
+}
+
 Json& Json::numbers(std::string_view key, const std::vector<double>& v) {
   prefix(key);
   out_ << "[";
@@ -336,6 +350,14 @@ const Kernel& kernel_by_id(const std::string& id) {
 
 int default_thread_count() {
   return default_threads();
+}
+
+int resolved_threads(Exec exec) {
+  return exec.threads == 0 ? default_thread_count() : exec.threads;
+}
+
+int kernel_threads(const Kernel& k, Exec exec) {
+  return k.axis == Axis::serial ? 1 : resolved_threads(exec);
 }
 
 int threads_option(const Options& opts) {

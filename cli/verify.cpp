@@ -249,8 +249,7 @@ Problems prepare_problems(const Settings& s, const std::vector<const Kernel*>& s
 void print_problems(const Settings& s, const Problems& p) {
   std::ostream& out = report();
   out << "problem: " << s.problem.describe() << "\n"
-      << "step: " << to_string(s.policy)
-      << ", threads: " << (s.exec.threads == 0 ? default_thread_count() : s.exec.threads) << "\n";
+      << "step: " << to_string(s.policy) << ", threads: " << resolved_threads(s.exec) << "\n";
   auto print_steps = [&](const char* t, const auto& prep) {
     out << t << ": loss " << fmt(prep.ref.loss, 6) << ", max |g*_j| " << fmt(prep.grad_scale, 6)
         << ", steps h_j in [" << fmt(prep.step_min()) << ", " << fmt(prep.step_max()) << "]\n";
@@ -340,13 +339,28 @@ void print_rerun(const Options& opts, const std::vector<OptionSpec>& spec_list,
            << "\n";
 }
 
-void write_json(const Settings& s, const std::vector<Row>& rows,
+// The JSON holds what the report prints, in the same units: the threads as the count used
+// (never 0 for "the default"), each problem's line, each row with its verdict, the
+// determinism settings and results.
+void write_json(const Settings& s, const Problems& p, const std::vector<Row>& rows,
                 const std::vector<Determinism>& det, bool pass) {
   write_output(s.json, [&](std::ostream& out) {
     Json j(out);
-    j.begin_object().value("command", "verify").value("problem", s.problem.describe());
-    j.value("step", to_string(s.policy)).value("threads", s.exec.threads);
-    j.begin_array("kernels");
+    j.begin_document("verify", 1).value("problem", s.problem.describe());
+    j.value("step", to_string(s.policy)).value("threads", resolved_threads(s.exec));
+    j.begin_array("problems");
+    auto problem = [&](const char* dtype, const auto& prep) {
+      j.begin_object()
+          .value("dtype", dtype)
+          .value("loss", prep.ref.loss)
+          .value("grad_scale", prep.grad_scale)
+          .value("step_min", prep.step_min())
+          .value("step_max", prep.step_max())
+          .end_object();
+    };
+    if (p.f32) problem("f32", *p.f32);
+    if (p.f64) problem("f64", *p.f64);
+    j.end_array().begin_array("kernels");
     for (const Row& r : rows) {
       const KernelCheck& c = r.check;
       j.begin_object()
@@ -361,19 +375,22 @@ void write_json(const Settings& s, const std::vector<Row>& rows,
           .value("cd_bound_ratio", c.central.ratio)
           .value("cd_tol_ratio", c.step.ratio)
           .value("worst_j", r.worst_j())
+          .value("result", r.verdict())
           .value("pass", r.pass());
       if (!r.error.empty()) j.value("error", r.error);
       if (const std::string why = r.reason(); !why.empty() && r.error.empty())
         j.value("reason", why);
       j.end_object();
     }
-    j.end_array().begin_array("determinism");
+    j.end_array().begin_object("determinism").begin_array("threads");
+    for (int t : kDeterminismThreads) j.value("", t);
+    j.end_array().value("repeats", s.repeats).begin_array("kernels");
     for (const Determinism& x : det) {
       j.begin_object().value("id", x.k->id).value("runs", x.runs).value("pass", x.mismatch.empty());
       if (!x.mismatch.empty()) j.value("mismatch", x.mismatch);
       j.end_object();
     }
-    j.end_array().value("pass", pass).end_object();
+    j.end_array().end_object().value("pass", pass).end_object();
   });
 }
 
@@ -405,7 +422,7 @@ int cmd_verify(int argc, char** argv) {
   for (const Determinism& x : det)
     if (!x.mismatch.empty()) rerun.push_back(x.k->id);
   if (!rerun.empty()) print_rerun(opts, spec_list, rerun);
-  if (!settings.json.empty()) write_json(settings, rows, det, rerun.empty());
+  if (!settings.json.empty()) write_json(settings, problems, rows, det, rerun.empty());
   return rerun.empty() ? kExitOk : kExitFailed;
 }
 

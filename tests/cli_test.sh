@@ -48,18 +48,23 @@ field() {
     "$1" "$2" 2>>"$tmp/err" || fail "$1: not JSON, or no $2"
 }
 
-# json_stdout RC TEXT ARGS...: `numgrad ARGS` (--json - among them) exits RC; its stdout is
-# one JSON document and nothing else (python3 -m json.tool reads it); the human report,
-# matching TEXT, is on stderr. Then the pipe a user writes, `numgrad ARGS | python3 -m
-# json.tool`, keeps the exit status and parses.
+# json_stdout RC SCHEMA TEXT ARGS...: `numgrad ARGS` (--json - among them) exits RC; its stdout
+# is one JSON document and nothing else (python3 -m json.tool reads it), of SCHEMA, naming
+# this build's version; the human report, matching TEXT, is on stderr. Then the pipe a user
+# writes, `numgrad ARGS | python3 -m json.tool`, keeps the exit status and parses.
 json_stdout() {
-  local rc=$1 text=$2
-  shift 2
+  local rc=$1 schema=$2 text=$3
+  shift 3
   need_python
   "$bin" "$@" >"$tmp/out" 2>"$tmp/err"
   local got=$?
   [ "$got" -eq "$rc" ] || fail "exit status $got, expected $rc (numgrad $*)"
   python3 -m json.tool "$tmp/out" >/dev/null 2>&1 || fail "stdout is not just a JSON document"
+  [ "$(field "$tmp/out" 'd["schema"]')" = "$schema" ] || fail "\"schema\" is not $schema"
+  local version
+  version=$("$bin" --version | sed 's/^numgrad //')
+  [ "$(field "$tmp/out" 'd["numgrad"]["version"] + " (" + d["numgrad"]["git"] + ")"')" = "$version" ] ||
+    fail "\"numgrad\" does not name version $version"
   grep -Eq -- "$text" "$tmp/err" || fail "the report (/$text/) is not on stderr"
   "$bin" "$@" 2>/dev/null | python3 -m json.tool >/dev/null 2>&1
   local status=("${PIPESTATUS[@]}")
@@ -152,26 +157,51 @@ case $case_name in
     grep -q '^k,h,central_abs,central_rel,forward_abs,forward_rel,central_bound$' "$tmp/s.csv" || fail "CSV header"
     grep -q '^# predicted_central=' "$tmp/s.csv" || fail "CSV lacks the prediction"
     ;;
-  # --- "-": only the document on stdout, the report on stderr ------------------------------
-  json_stdout_info) json_stdout 0 '[0-9]+ kernels, [0-9]+ supported here' info --json - ;;
+  # --- "-": only the document on stdout, the report on stderr; JSON fields as the report's ---
+  json_stdout_info)
+    json_stdout 0 numgrad.info/1 '[0-9]+ kernels, [0-9]+ supported here' info --json -
+    [ "$(field "$tmp/out" 'd["default_threads"]')" = "$(sed -n 's/^default threads: \([0-9]*\) (hardware)$/\1/p' "$tmp/err")" ] || fail "default_threads is not the report's"
+    [ "$(field "$tmp/out" 'd["default_threads_from"]')" = hardware ] || fail "default_threads_from is not hardware"
+    NUMGRAD_THREADS=3 json_stdout 0 numgrad.info/1 '^default threads: 3 \(NUMGRAD_THREADS\)$' info --json -
+    [ "$(field "$tmp/out" 'd["default_threads"], d["default_threads_from"]')" = "(3, 'NUMGRAD_THREADS')" ] || fail "NUMGRAD_THREADS=3 is not in the JSON"
+    [ "$(field "$tmp/out" 'd["supported_count"] == sum(k["supported"] for k in d["kernels"])')" = True ] || fail "supported_count"
+    ;;
   json_stdout_verify)
-    json_stdout 0 '([0-9]+) of \1 kernels pass' verify --n 100 --d 9 --kernels '^(scalar|tbb\.weights\.scalar)\.' --json -
-    [ "$(field "$tmp/out" 'd["pass"], len(d["kernels"]), d["determinism"][0]["runs"]')" = "(True, 18, 15)" ] || fail "pass, rows or determinism runs"
+    json_stdout 0 numgrad.verify/1 '([0-9]+) of \1 kernels pass' verify --n 100 --d 9 --kernels '^(scalar|tbb\.weights\.scalar)\.' --json -
+    [ "$(field "$tmp/out" 'd["pass"], len(d["kernels"]), d["determinism"]["kernels"][0]["runs"]')" = "(True, 18, 15)" ] || fail "pass, rows or determinism runs"
+    steps=$(sed -n 's/^f32 problem: .*steps h_j in \[\(.*\)\]$/\1/p' "$tmp/err")
+    [ -n "$steps" ] && [ "$(field "$tmp/out" '"%.3g, %.3g" % (d["problems"][0]["step_min"], d["problems"][0]["step_max"])')" = "$steps" ] || fail "the f32 problem's steps are not the report's [$steps]"
     ;;
   verify_fail_json_stdout)
     # A failing check still exits 1, with the whole document on stdout and the rerun advice
     # on stderr.
-    json_stdout 1 'Rerun just them with:' verify --dtype f32 --step relative --kernels '^scalar\.residual\.f32$' --json -
-    [ "$(field "$tmp/out" 'd["pass"], d["kernels"][0]["pass"]')" = "(False, False)" ] || fail "the JSON does not record the failure"
+    json_stdout 1 numgrad.verify/1 'Rerun just them with:' verify --dtype f32 --step relative --kernels '^scalar\.residual\.f32$' --json -
+    [ "$(field "$tmp/out" 'd["pass"], d["kernels"][0]["result"]')" = "(False, 'FAIL(cd/tol)')" ] || fail "the JSON does not record the failure"
     grep -Eq '^scalar\.residual\.f32 .* FAIL\(cd/tol\)$' "$tmp/err" || fail "the report's row"
+    ;;
+  verify_threads_resolved)
+    # "threads" is the count the kernels ran with, as the report says; never 0 for "default".
+    for run in default NUMGRAD_THREADS=3 --threads=1; do
+      case $run in
+        default) json_stdout 0 numgrad.verify/1 'threads: ' verify --n 64 --d 4 --kernels '^scalar\.residual\.f64$' --json - ;;
+        NUMGRAD_THREADS=3) NUMGRAD_THREADS=3 json_stdout 0 numgrad.verify/1 'threads: 3$' verify --n 64 --d 4 --kernels '^scalar\.residual\.f64$' --json - ;;
+        *) json_stdout 0 numgrad.verify/1 'threads: 1$' verify --n 64 --d 4 --kernels '^scalar\.residual\.f64$' "$run" --json - ;;
+      esac
+      text=$(sed -n 's/^step: .*, threads: \([0-9]*\)$/\1/p' "$tmp/err")
+      json=$(field "$tmp/out" 'd["threads"]')
+      [ -n "$text" ] && [ "$json" = "$text" ] || fail "$run: JSON threads $json, the report says '$text'"
+      [ "$json" -ge 1 ] || fail "$run: JSON threads $json"
+    done
+    [ "$json" = 1 ] || fail "--threads=1 gave $json"
     ;;
   json_stdout_grad)
     # small.csv with w = (1, 2): L = 4/6 and gradient (-2, -2/3), as the report prints.
-    json_stdout 0 '^loss: 0\.666666666666666' grad --data "$data/small.csv" --weights "$data/small_weights.csv" --kernel scalar.residual.f64 --json -
-    [ "$(field "$tmp/out" 'd["rows"], d["gradient"][0], d["features"]')" = "(6, -2, ['x1', 'x2'])" ] || fail "rows, gradient or features"
+    json_stdout 0 numgrad.grad/1 '^loss: 0\.666666666666666' grad --data "$data/small.csv" --weights "$data/small_weights.csv" --kernel scalar.residual.f64 --json -
+    [ "$(field "$tmp/out" 'd["target"], d["rows"], d["threads"], d["gradient"][0], d["features"]')" = "('y', 6, 1, -2, ['x1', 'x2'])" ] || fail "target, rows, threads, gradient or features"
+    grep -q "(6 rows, d=2, target 'y')" "$tmp/err" && grep -q 'threads: 1$' "$tmp/err" || fail "the report's data and kernel lines"
     ;;
   json_stdout_sweep_h)
-    json_stdout 0 'predicted central optimum' sweep-h --kernel scalar.residual.f32 --n 256 --d 8 --kmin -4 --kmax 4 --json -
+    json_stdout 0 numgrad.sweep-h/1 'predicted central optimum' sweep-h --kernel scalar.residual.f32 --n 256 --d 8 --kmin -4 --kmax 4 --json -
     [ "$(field "$tmp/out" 'len(d["rows"]), d["rows"][0]["k"], d["rows"][0]["h"]')" = "(9, -4, 0.0625)" ] || fail "rows"
     k=$(sed -n 's/^predicted central optimum .*: h = 2^\(-*[0-9]*\) .*/\1/p' "$tmp/err")
     [ "$(field "$tmp/out" 'd["predicted_central"] == 2.0 ** '"$k")" = True ] || fail "predicted_central is not the report's 2^$k"
@@ -181,13 +211,22 @@ case $case_name in
     grep -q 'predicted central optimum' "$tmp/err" || fail "the report is not on stderr"
     [ "$(grep -vc '^#' "$tmp/out")" -eq 10 ] || fail "expected the header and 9 rows"
     grep -v '^#' "$tmp/out" | tail -n +2 | grep -Evq '^-?[0-9]+(,[^,]+){6}$' && fail "a line on stdout is not a CSV row"
+    grep -q '^# numgrad=[0-9]' "$tmp/out" || fail "the CSV does not name the version"
     ;;
   bad_two_stdout)
     expect 2 'options --csv and --json both write to stdout \(-\); send one of them to a file' sweep-h --kernel scalar.residual.f64 --csv - --json -
     [ -s "$tmp/out" ] && fail "sweep-h printed before refusing"
     # One of them "-", the other a file: both written.
     expect 0 '^k,h,' sweep-h --kernel scalar.residual.f64 --n 64 --d 4 --kmin -2 --kmax 2 --csv - --json "$tmp/s.json"
-    grep -q '"command": "sweep-h"' "$tmp/s.json" || fail "--json FILE beside --csv - was not written"
+    grep -q '"schema": "numgrad.sweep-h/1"' "$tmp/s.json" || fail "--json FILE beside --csv - was not written"
+    ;;
+  train_json_fields)
+    # The JSON of train --out holds what the report says: threads, epochs, batch, the losses.
+    need_python
+    expect 0 'weights written' train --n 300 --d 3 --kernel tbb.weights.scalar.residual.f64 --threads 2 --epochs 4 --batch 50 --out "$tmp/W.json"
+    [ "$(field "$tmp/W.json" 'd["schema"], d["threads"], d["epochs"], d["batch"], d["rows"], len(d["history"])')" = "('numgrad.train/1', 2, 4, 50, 300, 4)" ] || fail "schema, threads, epochs, batch, rows or history"
+    grep -q '), threads 2$' "$tmp/out" || fail "the report's threads"
+    [ "$(field "$tmp/W.json" '"%.8g" % d["final_loss"]')" = "$(sed -n 's/^initial loss .*, final loss \([^ ]*\) .*/\1/p' "$tmp/out")" ] || fail "final_loss is not the report's"
     ;;
   # --- Bad input: exit 2, one line naming the problem ----------------------------------------
   bad_no_command) expect 2 'no command given' ;;
