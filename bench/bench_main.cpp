@@ -36,8 +36,13 @@ std::string fmt_double(double v) {
   return buf;
 }
 
+// The context's own schema, in the scheme of every JSON document of the `numgrad` tool
+// (docs/cli.md): "numgrad.bench/N", N raised when a key is removed, renamed or changes meaning.
+constexpr char kContextSchema[] = "numgrad.bench/1";
+
 void add_build_context(const std::string& preset) {
   using benchmark::AddCustomContext;
+  AddCustomContext("numgrad.schema", kContextSchema);
   AddCustomContext("numgrad.version", kVersion);
   AddCustomContext("numgrad.git", kGitDescribe);
   AddCustomContext("numgrad.preset", preset);
