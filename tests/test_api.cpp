@@ -4,6 +4,7 @@
 // exact (dyadic data or closed forms); no tolerance is involved.
 #include <cmath>
 #include <limits>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <vector>
@@ -130,6 +131,49 @@ TEST(StepPolicy, ParsesAndPrints) {
     expect_error([&] { parse_step_policy(bad); }, std::string("'") + bad + "'");
 }
 
+// The data rule's steps against a brute-force search (u = T's unit roundoff): the error model
+// of docs/design.md §3.1, rounding u (r2 + h^2 col2) / (b h) plus the shifted midpoint's
+// c_j |shift| (exact, by TwoSum), scored over every power of two from 2^-100 to 2^100 whose
+// ends move w and that is at least two units in the last place of w: the rule's pruned search
+// must find the minimum.
+template <class T>
+void expect_data_rule_optimal(const BatchView<T>& B, const std::vector<T>& w,
+                              const std::vector<T>& h) {
+  const std::size_t d = B.d;
+  const double u = std::numeric_limits<T>::epsilon() / 2, b = static_cast<double>(B.rows);
+  double r2 = 0;
+  std::vector<double> c2(d);
+  for (std::size_t i = 0; i < B.rows; ++i) {
+    double p = -static_cast<double>(B.y[i]);
+    for (std::size_t j = 0; j < d; ++j) {
+      const double x = B.row(i)[j];
+      p += x * w[j];
+      c2[j] += x * x;
+    }
+    r2 += p * p;
+  }
+  auto err = [](T a, T c) {  // a + c - fl(a + c), exactly
+    const T s = a + c, cv = s - a;
+    return static_cast<double>((a - (s - cv)) + (c - cv));
+  };
+  auto score = [&](std::size_t j, T hj) {
+    const double shift = (err(w[j], hj) + err(w[j], T(-hj))) / 2;
+    return u * (r2 + double(hj) * hj * c2[j]) / (b * double(hj)) + 2 * c2[j] / b * std::abs(shift);
+  };
+  for (std::size_t j = 0; j < d; ++j) {
+    int e;
+    EXPECT_EQ(std::frexp(h[j], &e), T(0.5)) << "h[" << j << "] not a power of two";
+    EXPECT_GT(w[j] + h[j], w[j] - h[j]);
+    double best = std::numeric_limits<double>::infinity();
+    for (int k = -100; k <= 100; ++k) {
+      const T hk = std::ldexp(T(1), k);
+      if (w[j] + hk > w[j] - hk && hk >= 2 * std::abs(w[j]) * std::numeric_limits<T>::epsilon())
+        best = std::min(best, score(j, hk));
+    }
+    EXPECT_LE(score(j, h[j]), best * (1 + 1e-9)) << "j=" << j << " w=" << w[j] << " h=" << h[j];
+  }
+}
+
 TEST(StepPolicy, RulesProduceStepsThatMoveW) {
   SyntheticSpec spec;
   spec.n = 200;
@@ -144,39 +188,58 @@ TEST(StepPolicy, RulesProduceStepsThatMoveW) {
   make_steps<float>(parse_step_policy("fixed:0.5"), data.all(), w, h);
   EXPECT_EQ(h[0], 0.5f);
   make_steps<float>(StepPolicy{}, data.all(), w, h);
-  // Data rule (u = 2^-24, float's): the error model of docs/design.md §3.1, rounding
-  // u (r2 + h^2 col2) / (b h) plus the shifted midpoint's c_j |shift|, scored here over every
-  // power of two from 2^-60 to 2^60 by brute force: the rule's pruned search must find the
-  // minimum. w_1 = 1 against an optimum of ~2^33 shows the trade: 1 + 2^33 rounds in float.
-  double r2 = 0;
-  std::vector<double> c2(6);
-  for (std::size_t i = 0; i < spec.n; ++i) {
-    double p = -data.y[i];
-    for (std::size_t j = 0; j < 6; ++j) {
-      const double x = data.all().row(i)[j];
-      p += x * w[j];
-      c2[j] += x * x;
+  // w_1 = 1 against an optimum of ~2^33 shows the trade: 1 + 2^33 rounds in float.
+  expect_data_rule_optimal<float>(data.all(), w, h);
+}
+
+// Many coordinates, so that the rule's vectorised common case and its full search both run:
+// w_j at the top of a binade with its last bit set (w + h rounds for the nearest step), with
+// trailing zeros, tiny, huge and zero, over columns of scales 2^-20 .. 2^20.
+template <class T>
+void expect_random_data_rule_optimal() {
+  constexpr std::size_t d = 97;
+  SyntheticSpec spec;
+  spec.n = 64;
+  spec.d = d;
+  spec.noise = 0.5;
+  std::mt19937_64 rng(7);
+  for (std::size_t j = 0; j < d; ++j)
+    spec.column_scale.push_back(std::ldexp(1.0, int(rng() % 41) - 20));
+  const Dataset<T> data = make_synthetic<T>(spec);
+  constexpr int p = std::numeric_limits<T>::digits;
+  std::vector<T> w(d), h(d);
+  for (std::size_t j = 0; j < d; ++j) {
+    const int q = int(rng() % 21) - 10;
+    switch (j % 6) {
+      case 0:
+        w[j] = std::ldexp(T(2) - std::ldexp(T(1), 1 - p), q);
+        break;  // top, odd
+      case 1:
+        w[j] = std::ldexp(T(1.5), q);
+        break;  // trailing zeros
+      case 2:
+        w[j] = std::ldexp(T(rng() % 1000) / 1000 - T(0.5), q);
+        break;
+      case 3:
+        w[j] = j % 12 == 3 ? T(0) : std::numeric_limits<T>::min() * 3;
+        break;
+      case 4:
+        w[j] = -std::ldexp(T(1) + std::ldexp(T(1), 1 - p), q);
+        break;  // bottom, odd
+      default:
+        w[j] = T(1e4) * T(j);
+        break;
     }
-    r2 += p * p;
   }
-  auto score = [&](std::size_t j, float hj) {
-    const double shift =
-        (static_cast<double>(w[j] + hj) + static_cast<double>(w[j] - hj)) / 2 - w[j];
-    return 0x1p-24 * (r2 + double(hj) * hj * c2[j]) / (spec.n * double(hj)) +
-           2 * c2[j] / spec.n * std::abs(shift);
-  };
-  for (std::size_t j = 0; j < 6; ++j) {
-    int e;
-    EXPECT_EQ(std::frexp(h[j], &e), 0.5f) << "h[" << j << "] not a power of two";
-    EXPECT_GT(w[j] + h[j], w[j] - h[j]);
-    double best = std::numeric_limits<double>::infinity();
-    for (int k = -60; k <= 60; ++k) {
-      const float hk = std::ldexp(1.0f, k);
-      if (w[j] + hk > w[j] - hk && hk >= 2 * std::abs(w[j]) * 0x1p-23f)
-        best = std::min(best, score(j, hk));
-    }
-    EXPECT_LE(score(j, h[j]), best * (1 + 1e-9)) << "j=" << j << " h=" << h[j];
-  }
+  make_steps<T>(StepPolicy{}, data.all(), w, h);
+  expect_data_rule_optimal<T>(data.all(), w, h);
+}
+
+TEST(StepPolicy, DataRuleIsOptimalOverManyCoordinatesF32) {
+  expect_random_data_rule_optimal<float>();
+}
+TEST(StepPolicy, DataRuleIsOptimalOverManyCoordinatesF64) {
+  expect_random_data_rule_optimal<double>();
 }
 
 // The power of two nearest the optimum can move w across a binade: w = 1.9375 (float, its last
