@@ -205,51 +205,95 @@ T data_aware_step(T w, double r2, double col2, double u_over_b, double two_over_
   return static_cast<T>(pow2(best_k));
 }
 
-// The common case of data_aware_step, without branches so that the loop over coordinates
-// vectorises: the nearest step when the data's sums are normal numbers and w_j +- h_j are
-// exact with h_j <= |w_j| / 2 (or w_j = 0); 0 (never a step) otherwise, for the full rule.
+// 2^k for -1022 <= k <= 1023, from its bits, without a branch.
+inline double pow2_bits(std::int64_t k) {
+  return std::bit_cast<double>(static_cast<std::uint64_t>(k + 1023) << 52);
+}
+// c ? x : y by masks. GCC 12 keeps a ?: on doubles or on a comparison of doubles as a branch,
+// which stops the vectoriser; bit operations on the values are if-converted.
+inline std::uint64_t mask_of(bool c) {
+  return std::uint64_t{0} - static_cast<std::uint64_t>(c);
+}
+inline double pick(bool c, double x, double y) {
+  const std::uint64_t m = mask_of(c);
+  return std::bit_cast<double>((std::bit_cast<std::uint64_t>(x) & m) |
+                               (std::bit_cast<std::uint64_t>(y) & ~m));
+}
+inline std::int64_t pick(bool c, std::int64_t x, std::int64_t y) {
+  const std::uint64_t m = mask_of(c);
+  return static_cast<std::int64_t>((static_cast<std::uint64_t>(x) & m) |
+                                   (static_cast<std::uint64_t>(y) & ~m));
+}
+
+// data_aware_step's search within a window of exponents around the nearest, without branches
+// so that the loop over coordinates vectorises: the candidates e, e-1, e+1, e-2, e+2, e-3
+// (nearest first, so that an exact nearest wins ties as it does there) are all scored, and
+// the best is the model's minimum when the window is known to hold it: below e-3 every step
+// rounds more (a / h >= a 2^-(e-4)) and, when 2^(e-3) has exact ends, adds no less shift;
+// above e+2 c h >= c 2^(e+3). Otherwise, or when the sums are not normal numbers or w is not
+// finite, 0 (never a step): data_aware_step then searches without a window.
 // Exponents come from the bits as in floor_log2 and ceil_pow2_exponent: ceil(E_q / 2) with
-// q = 1.m 2^E_q is ((E_q + 1024 + 1023) >> 1) - 1023 on the biased exponent, which keeps the
-// shift unsigned. The exactness test is a difference in double: with h <= |w| / 2 both
-// fl(w + h) and fl(w - h) lie within a factor 2 of w, so (Sterbenz) their differences from w
-// are exact and equal h only when the rounding was.
+// q = 1.m 2^E_q is ((E_q + 1023 + 1024) >> 1) - 1023 on the biased exponent, which keeps the
+// shift unsigned. Bitwise & and |: every operand is computed anyway, and branches would stop
+// the vectoriser.
 template <class T>
-[[gnu::always_inline]] inline T fast_step(T w, double q, double eps, double tiny,
+[[gnu::always_inline]] inline T fast_step(T w, double r2, double col2, double u_over_b,
+                                          double two_over_b, double eps, double tiny,
                                           std::int64_t ehi) {
   constexpr std::uint64_t kMant = (std::uint64_t{1} << 52) - 1;
-  const double wd = static_cast<double>(w), aw = std::abs(wd);
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  const double q = r2 / col2, aw = std::abs(static_cast<double>(w));
   const std::uint64_t qb = std::bit_cast<std::uint64_t>(q);
   std::int64_t e = static_cast<std::int64_t>(((qb >> 52) + 1024) >> 1) - 1023;
-  const double v = aw * eps > tiny ? aw * eps : tiny;
+  const double v = pick(aw * eps > tiny, aw * eps, tiny);
   const std::uint64_t vb = std::bit_cast<std::uint64_t>(v);
   const std::int64_t elo =
       static_cast<std::int64_t>(vb >> 52) - 1022 + static_cast<std::int64_t>((vb & kMant) != 0);
-  e = e < elo ? elo : e;
-  e = e > ehi ? ehi : e;
-  const double hd = std::bit_cast<double>(static_cast<std::uint64_t>(e + 1023) << 52);
-  const T ht = static_cast<T>(hd);
-  const double up = static_cast<double>(w + ht) - wd, down = wd - static_cast<double>(w - ht);
-  // Bitwise & and |: every operand is computed anyway, and branches would stop the vectoriser.
-  const bool exact = (wd == 0) | ((hd <= aw * 0.5) & (up == hd) & (down == hd));
+  e = pick(e < elo, elo, e);
+  e = pick(e > ehi, ehi, e);
+  const double a = u_over_b * r2, c = u_over_b * col2, s = two_over_b * col2;
+  double best = kInf, shift_low = kInf;
+  std::int64_t best_k = e;
+  constexpr std::int64_t kOffsets[] = {0, -1, 1, -2, 2, -3};
+#pragma GCC unroll 6
+  for (const std::int64_t off : kOffsets) {
+    std::int64_t k = e + off;
+    const bool valid = (k >= elo) & (k <= ehi);
+    k = pick(k < -1022, std::int64_t{-1022},
+             k);  // keeps the bits of 2^k and 2^-k normal; invalid anyway
+    const T h = static_cast<T>(pow2_bits(k));
+    const T sp = w + h, bp = sp - w, sm = w - h, bm = sm - w;  // TwoSum of w + h and w - h
+    const double shift = static_cast<double>((w - (sp - bp)) + (h - bp)) +
+                         static_cast<double>((w - (sm - bm)) + (-h - bm));
+    const double score = a * pow2_bits(-k) + c * static_cast<double>(h) + s * std::abs(shift / 2);
+    const bool better = valid & (score < best);
+    best = pick(better, score, best);
+    best_k = pick(better, k, best_k);
+    if (off == -3) shift_low = pick(valid, std::abs(shift), 0.0);
+  }
+  const bool below =
+      (shift_low == 0) | (a * pow2_bits(pick(4 - e > 1023, std::int64_t{1023}, 4 - e)) >= best);
+  const bool above =
+      (e + 2 >= ehi) | (c * pow2_bits(pick(e + 3 > 1023, std::int64_t{1023}, e + 3)) >= best);
   const bool normal = (q >= 0x1p-1022) & (q <= std::numeric_limits<double>::max());
-  return normal & exact ? ht : T(0);
+  return static_cast<T>(pick(normal & below & above & (best < kInf), pow2_bits(best_k), 0.0));
 }
 
 template <class T, class Acc>
 [[gnu::noinline]] void fast_steps(const T* __restrict w, double r2, const Acc* __restrict col2,
-                                  std::size_t d, double eps, double tiny, std::int64_t ehi,
-                                  T* __restrict h) {
+                                  std::size_t d, double u_over_b, double two_over_b, double eps,
+                                  double tiny, std::int64_t ehi, T* __restrict h) {
   for (std::size_t j = 0; j < d; ++j)
-    h[j] = fast_step(w[j], r2 / static_cast<double>(col2[j]), eps, tiny, ehi);
+    h[j] = fast_step(w[j], r2, static_cast<double>(col2[j]), u_over_b, two_over_b, eps, tiny, ehi);
 }
 
 // The data-aware steps of every coordinate from the batch's sums (r2 = sum_i r_i^2, col2_j =
 // sum_i x_ij^2 over b rows; docs/design.md §3.1). An exact fit or an all-zero column makes
 // every step equally good: the generic relative rule's magnitude then, so the step still
 // moves w_j. Steps stay between two units in the last place of w_j and max(T) / 4.
-// Two passes: fast_step for every coordinate (vectorised: the scalar rule costs ~140
-// instructions a coordinate, which at b = 1 was more than the gradient itself), then the full
-// rule for the coordinates it left at 0, which gives the same step where both apply.
+// Two passes: fast_step for every coordinate (vectorised: data_aware_step costs 100-200
+// instructions a coordinate, which at b <= 64 was more than the gradient itself), then
+// data_aware_step for the coordinates it left at 0. Both give the model's minimum.
 template <class T, class Acc>
 void finish_steps(const T* w, double r2, const Acc* col2, std::size_t d, std::size_t b, T* h) {
   // The rounding is scored at the unit roundoff of T, not of the accumulator: the data and w
@@ -259,8 +303,8 @@ void finish_steps(const T* w, double r2, const Acc* col2, std::size_t d, std::si
   constexpr double tiny = static_cast<double>(std::numeric_limits<T>::min());
   // The largest step: the largest power of two up to max(T) / 4.
   constexpr int ehi = std::numeric_limits<T>::max_exponent - 3;
-  fast_steps(w, r2, col2, d, eps, tiny, ehi, h);
   const double u_over_b = eps / 2 / static_cast<double>(b), two_over_b = 2 / static_cast<double>(b);
+  fast_steps(w, r2, col2, d, u_over_b, two_over_b, eps, tiny, ehi, h);
   double relative = 0;  // cbrt(eps), once and only when needed: cbrt is not cheap
   for (std::size_t j = 0; j < d; ++j) {
     if (h[j] != T(0)) continue;
