@@ -39,10 +39,16 @@ void print_main_help(std::ostream& out) {
   for (const Subcommand& s : kSubcommands) {
     out << "  " << s.name << std::string(10 - s.name.size(), ' ') << s.summary << "\n";
   }
+  // The ISA names of this build's architecture (numgrad/isa_list.hpp), best last.
+  std::string isas;
+  for (Isa i : compiled_isas()) {
+    if (!isas.empty()) isas += '|';
+    isas += name(i);
+  }
   out << "\nnumgrad --version prints the version and the git commit it was built from.\n"
          "Exit status: 0 success, 1 a check failed (verify), 2 bad input.\n"
-         "Environment: NUMGRAD_THREADS (default thread count), NUMGRAD_ISA=sse2|avx2|avx512\n"
-         "(cap the instruction set, to see how an older CPU would fare).\n";
+         "Environment: NUMGRAD_THREADS (default thread count), NUMGRAD_ISA="
+      << isas << "\n(cap the instruction set, to see how an older CPU would fare).\n";
 }
 
 std::string yes_no(bool b) {
@@ -57,9 +63,10 @@ int cmd_info(int argc, char** argv) {
   const Options opts("info", specs, argc, argv);
   if (opts.help()) {
     print_help(std::cout, "numgrad info [--json FILE]",
-               "What this binary and this CPU offer: the instruction sets compiled in and\n"
-               "usable here (NUMGRAD_ISA caps them), the default thread count (NUMGRAD_THREADS,\n"
-               "else the hardware threads), and every registered kernel.",
+               "What this binary and this CPU offer: the architecture it was built for, the\n"
+               "instruction sets compiled in and usable here (NUMGRAD_ISA caps them), the\n"
+               "default thread count (NUMGRAD_THREADS, else the hardware threads), and every\n"
+               "registered kernel.",
                specs);
     return kExitOk;
   }
@@ -69,6 +76,7 @@ int cmd_info(int argc, char** argv) {
   const char* env_threads = std::getenv("NUMGRAD_THREADS");
   const std::string threads_from = env_threads && *env_threads ? "NUMGRAD_THREADS" : "hardware";
   std::ostream& out = report();
+  out << "architecture: " << kArchitecture << "\n";
   out << "instruction sets (compiled in: usable here):";
   for (Isa i : compiled_isas()) out << " " << name(i) << ":" << yes_no(isa_available(i));
   out << "\nbest usable: " << name(best_isa())
@@ -90,7 +98,7 @@ int cmd_info(int argc, char** argv) {
   if (!json.empty()) {
     write_output(json, [&](std::ostream& file) {
       Json j(file);
-      j.begin_document("info", 1).begin_array("isas");
+      j.begin_document("info", 1).value("architecture", kArchitecture).begin_array("isas");
       for (Isa i : compiled_isas())
         j.begin_object().value("name", name(i)).value("available", isa_available(i)).end_object();
       j.end_array().value("best_isa", name(best_isa()));

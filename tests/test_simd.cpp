@@ -76,16 +76,19 @@ TEST_P(SimdShortRows, EveryShortWidthWithinBounds) {
 
 INSTANTIATE_TEST_SUITE_P(Registry, SimdShortRows, ::testing::ValuesIn(simd_ids()), param_name);
 
-// Rows of up to 16 full registers (12 on avx2/sse2) take an instantiation per register count
-// (w held in registers), longer ones the run-time loop: widths on both sides of each ISA's
-// limit (48/52 for 4 lanes, 96/104 for 8, 256/272 for 16), with and without a tail,
-// contiguous and padded, one full block of rows and a partial one.
+// Rows of up to 16 full registers (12 on avx2/sse2, which have 16 registers) take an
+// instantiation per register count (w held in registers), longer ones the run-time loop:
+// widths on both sides of each ISA's limit (48/52 for 4 lanes and 12 registers, 64/68 for 4
+// lanes and 16 (neon64 f32), 32/34 for 2 lanes and 16 (neon64 f64), 96/104 for 8, 256/272 for
+// 16; sse2 f64's 24/26 are among SimdShortRows' widths), with and without a tail, contiguous
+// and padded, one full block of rows and a partial one.
 class SimdWideRows : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SimdWideRows, HeldAndLoopedWidthsWithinBounds) {
   const Kernel& k = find_kernel(GetParam());
   NUMGRAD_SKIP_UNSUPPORTED(k);
-  for (std::size_t d : {48, 49, 52, 96, 97, 104, 128, 191, 192, 255, 256, 257, 272, 520})
+  for (std::size_t d :
+       {32, 34, 48, 49, 52, 64, 65, 68, 96, 97, 104, 128, 191, 192, 255, 256, 257, 272, 520})
     for (std::size_t ld : {d, d + 3}) {
       const auto seed = static_cast<unsigned>(7 * d + ld);
       if (k.elem == DType::f32)
@@ -135,6 +138,7 @@ class IsaCap : public ::testing::Test {
   void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
 };
 
+#if defined(__x86_64__)
 // In a fresh process: cap at `cap`, then best_isa() must be the best ISA at or below it that
 // the CPU runs, nothing above it is available, and simd.auto runs that ISA's kernels.
 void run_capped(const char* cap, Isa ceiling) {
@@ -158,25 +162,52 @@ TEST_F(IsaCap, Avx2CapsAvx512) {
 TEST_F(IsaCap, Avx512LeavesEverything) {
   EXPECT_EXIT(run_capped("avx512", Isa::avx512), ::testing::ExitedWithCode(0), "");
 }
+// The ISA names of the other architecture, and one it would accept there.
+constexpr const char* kForeignIsa = "neon64";
+constexpr const char* kValidIsa = "avx512";
+#elif defined(__aarch64__)
+// aarch64 has one ISA, so there is nothing to cap below it: the cap at its name leaves it,
+// and simd.auto runs it.
+TEST_F(IsaCap, Neon64LeavesEverything) {
+  auto run = [] {
+    setenv("NUMGRAD_ISA", "neon64", 1);
+    std::exit(best_isa() == Isa::neon64 && isa_available(Isa::neon64) && auto_matches_best().empty()
+                  ? 0
+                  : 1);
+  };
+  EXPECT_EXIT(run(), ::testing::ExitedWithCode(0), "");
+}
+constexpr const char* kForeignIsa = "avx2";
+constexpr const char* kValidIsa = "neon64";
+#endif
+
+// In a fresh process: NUMGRAD_ISA=value must make the first kernel call throw
+// std::invalid_argument naming the variable, the value and (`valid`) a name it accepts.
+void expect_unknown_isa_rejected(const char* value, const char* valid) {
+  setenv("NUMGRAD_ISA", value, 1);
+  std::vector<float> x(4, 1.0f), y(1, 0.0f), w(4, 0.5f);
+  const BatchView<float> B{x.data(), y.data(), 1, 4, 4};
+  try {
+    loss<float>(find_kernel("simd.auto.residual.f32"), B, w);
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    std::exit(what.find("NUMGRAD_ISA") != std::string::npos &&
+                      what.find(value) != std::string::npos && what.find(valid) != std::string::npos
+                  ? 0
+                  : 2);
+  }
+  std::exit(1);
+}
 
 // An unknown value is reported at the API boundary with the variable's name and value.
 TEST_F(IsaCap, UnknownValueIsAClearError) {
-  auto run = [] {
-    setenv("NUMGRAD_ISA", "avx9", 1);
-    std::vector<float> x(4, 1.0f), y(1, 0.0f), w(4, 0.5f);
-    const BatchView<float> B{x.data(), y.data(), 1, 4, 4};
-    try {
-      loss<float>(find_kernel("simd.auto.residual.f32"), B, w);
-    } catch (const std::invalid_argument& e) {
-      const std::string what = e.what();
-      std::exit(what.find("NUMGRAD_ISA") != std::string::npos &&
-                        what.find("avx9") != std::string::npos
-                    ? 0
-                    : 2);
-    }
-    std::exit(1);
-  };
-  EXPECT_EXIT(run(), ::testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(expect_unknown_isa_rejected("avx9", kValidIsa), ::testing::ExitedWithCode(0), "");
+}
+// The names are those of the architecture the binary was built for: another one's ISA is as
+// unknown as a made-up one.
+TEST_F(IsaCap, OtherArchitecturesIsaIsUnknown) {
+  EXPECT_EXIT(expect_unknown_isa_rejected(kForeignIsa, kValidIsa), ::testing::ExitedWithCode(0),
+              "");
 }
 
 }  // namespace

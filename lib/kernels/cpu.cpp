@@ -1,6 +1,10 @@
 // Which instruction sets this CPU runs, capped by NUMGRAD_ISA, for the ISAs of
 // numgrad/isa_list.hpp. Read once: the environment of a running process does not change
 // under it.
+#if defined(__aarch64__)
+#include <sys/auxv.h>  // getauxval, HWCAP_ASIMD: the aarch64 list's runs_here test
+#endif
+
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -15,7 +19,9 @@ constexpr Isa kIsas[] = {NUMGRAD_ISAS(NUMGRAD_ISA_ENTRY)};
 #undef NUMGRAD_ISA_ENTRY
 
 bool cpu_has(Isa isa) {
-  __builtin_cpu_init();
+#if defined(__x86_64__)
+  __builtin_cpu_init();  // the x86 list's __builtin_cpu_supports needs it
+#endif
   switch (isa) {
 #define NUMGRAD_ISA_CASE(name, runs_here) \
   case Isa::name:                         \

@@ -64,15 +64,16 @@ void add_family(std::vector<Kernel>& out, const FamilyFns& fns, const std::strin
   add(fns.f64, DType::f64, DType::f64, "f64");
 }
 
-// The list, from the tables: scalar; autovec and simd for each ISA of numgrad/isa_list.hpp;
-// simd.auto; the three oneTBB axes over scalar and over each simd family.
+// The list, from the tables: scalar; autovec for each ISA of the list that has it, simd for
+// each ISA of numgrad/isa_list.hpp; simd.auto; the three oneTBB axes over scalar and over each simd
+// family.
 std::vector<Kernel> build() {
   std::vector<Kernel> v;
   add_family(v, detail::scalar_family, "scalar", Axis::serial, Isa::none);
-  for (const auto& f : detail::kIsaFamilies)
-    add_family(v, *f.autovec, "autovec." + std::string(name(f.isa)), Axis::serial, f.isa);
-  for (const auto& f : detail::kIsaFamilies)
-    add_family(v, *f.simd, "simd." + std::string(name(f.isa)), Axis::serial, f.isa);
+  for (const auto& f : detail::kAutovecFamilies)
+    add_family(v, *f.fns, "autovec." + std::string(name(f.isa)), Axis::serial, f.isa);
+  for (const auto& f : detail::kSimdFamilies)
+    add_family(v, *f.fns, "simd." + std::string(name(f.isa)), Axis::serial, f.isa);
   add_family(v, detail::simd_auto_family, "simd.auto", Axis::serial, Isa::dispatch);
   for (std::size_t i = 0; i < detail::kParallelFamilyCount; ++i) {
     const detail::ParallelFamilies& p = detail::kParallelFamilies[i];

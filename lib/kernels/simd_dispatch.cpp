@@ -11,9 +11,9 @@ namespace {
 const FamilyFns& best_simd_family() {
   static const FamilyFns& fns = []() -> const FamilyFns& {
     const Isa best = best_isa();
-    for (const IsaFamilies& f : kIsaFamilies)
-      if (f.isa == best) return *f.simd;
-    return *kIsaFamilies[0].simd;  // unreachable: simd.auto is unsupported without any ISA
+    for (const IsaFamily& f : kSimdFamilies)
+      if (f.isa == best) return *f.fns;
+    return *kSimdFamilies[0].fns;  // unreachable: simd.auto is unsupported without any ISA
   }();
   return fns;
 }

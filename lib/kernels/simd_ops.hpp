@@ -39,8 +39,8 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
   // member (ordinary lookup finds it, so argument-dependent lookup never reaches xsimd::fma).
   using Lanes = SimdLanes<T, Acc, Arch>;
   using Lanes::fma, Lanes::fnma, Lanes::load, Lanes::zero, Lanes::pair_sums, Lanes::first_lanes,
-      Lanes::load_tail, Lanes::load_acc_tail, Lanes::store_acc, Lanes::safe_rows;
-  using Lanes::W, Lanes::kAvx512;
+      Lanes::load_tail, Lanes::load_acc_tail, Lanes::store_acc, Lanes::safe_rows, Lanes::haddp_slot;
+  using Lanes::W, Lanes::kRegisters;
   using typename Lanes::Mask;
   using typename Lanes::V;
   // Independent FMA chains needed to keep the FMA units busy: latency 4 cycles x 2 ports
@@ -62,7 +62,6 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
   // d = 64 f32 from L2 on Zen 4). The row sums go to memory (haddp's input), so kHeld leaves
   // four registers for the row in flight; longer rows (NV = 0) loop at run time and reload w
   // from L1.
-  static constexpr std::size_t kRegisters = kAvx512 ? 32 : 16;
   static constexpr std::size_t kHeld = min_size(16, kRegisters - 4);
 
   // x . w for one row: C accumulators, vector v of the row into accumulator v mod C, the
@@ -114,18 +113,6 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
     for (std::size_t step = 1; step < C; step *= 2)
       for (std::size_t a = 0; a + step < C; a += 2 * step) acc[a] += acc[a + step];
     return acc[0];
-  }
-
-  // Slot of row r in the haddp input. xsimd 8.1's avx512f haddp for float returns the sums of
-  // rows 2,3 in lanes 4,5 and vice versa (likewise 10,11 and 12,13); the swap is its own
-  // inverse, so feeding the rows swapped puts every sum in its row's lane.
-  static constexpr std::size_t haddp_slot(std::size_t r) {
-    if constexpr (kAvx512 && std::is_same_v<Acc, float>) {
-      const std::size_t q = r % 8;
-      if (q == 2 || q == 3) return r + 2;
-      if (q == 4 || q == 5) return r - 2;
-    }
-    return r;
   }
 
   // x_i . w for the W rows from i0 in lane i - i0 (n < W: the missing rows repeat row n-1,

@@ -2,11 +2,16 @@
 // (one of the names in numgrad/isa_list.hpp) that lets a user see how an older target fares.
 #pragma once
 
+#include <string_view>
 #include <vector>
 
 #include "numgrad/kernel.hpp"
 
 namespace numgrad {
+
+// The architecture this binary was built for ("x86_64", "aarch64"): whose instruction sets
+// (numgrad/isa_list.hpp) the lists below hold.
+inline constexpr std::string_view kArchitecture = NUMGRAD_ARCH;
 
 // ISAs with kernels in this binary, best last.
 std::vector<Isa> compiled_isas();
