@@ -6,10 +6,16 @@
 //
 // Why target attributes: bench_*.cpp are compiled with the baseline flags (no global -march,
 // docs/design.md §5), and baseline SSE2 reaches neither the L1/L2 bandwidth nor the FMA peak. The
-// wide kernels below carry their ISA in __attribute__((target(...))), use only intrinsics
+// wide x86 kernels below carry their ISA in __attribute__((target(...))), use only intrinsics
 // (always-inline, no shared inline code, so no ODR hazard), sit in an unnamed namespace, and
-// are chosen at run time with numgrad::isa_available, which also honours NUMGRAD_ISA.
+// are chosen at run time with numgrad::isa_available, which also honours NUMGRAD_ISA. On
+// aarch64 the NEON kernels need no attribute: Advanced SIMD with FMA is the baseline there, and
+// 128 bits is its only width.
+#if defined(__x86_64__)
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+#endif
 #include <tbb/parallel_for.h>
 #include <tbb/partitioner.h>
 #include <tbb/task_arena.h>
@@ -55,11 +61,18 @@ namespace {
     return s;                                                                                    \
   }
 
+#if defined(__x86_64__)
 NUMGRAD_SUM_KERNEL(sum_avx512, __attribute__((target("avx512f"))), __m512, _mm512_setzero_ps,
                    _mm512_load_ps, _mm512_add_ps, _mm512_store_ps)
 NUMGRAD_SUM_KERNEL(sum_avx2, __attribute__((target("avx2"))), __m256, _mm256_setzero_ps,
                    _mm256_load_ps, _mm256_add_ps, _mm256_store_ps)
 NUMGRAD_SUM_KERNEL(sum_sse2, , __m128, _mm_setzero_ps, _mm_load_ps, _mm_add_ps, _mm_store_ps)
+#elif defined(__aarch64__)
+float32x4_t neon_zero_f32() {
+  return vdupq_n_f32(0);
+}
+NUMGRAD_SUM_KERNEL(sum_neon, , float32x4_t, neon_zero_f32, vld1q_f32, vaddq_f32, vst1q_f32)
+#endif
 
 // --- FMA peak: K independent chains acc_k = acc_k * m + a. An FMA has ~4 cycles latency and
 // up to 2 issue ports, so at least 8 chains must be in flight; 16 (AVX-512: 32 registers) and
@@ -85,6 +98,7 @@ NUMGRAD_SUM_KERNEL(sum_sse2, , __m128, _mm_setzero_ps, _mm_load_ps, _mm_add_ps, 
     return s;                                                                               \
   }
 
+#if defined(__x86_64__)
 // Without FMA (SSE2 baseline) a chain is a multiply then an add: the same 2 flops per lane.
 #define NUMGRAD_MULADD_PS(x, m, a) _mm_add_ps(_mm_mul_ps(x, m), a)
 #define NUMGRAD_MULADD_PD(x, m, a) _mm_add_pd(_mm_mul_pd(x, m), a)
@@ -101,6 +115,17 @@ NUMGRAD_FMA_KERNEL(fma_f32_sse2, , __m128, float, 12, _mm_set1_ps, NUMGRAD_MULAD
                    _mm_store_ps)
 NUMGRAD_FMA_KERNEL(fma_f64_sse2, , __m128d, double, 12, _mm_set1_pd, NUMGRAD_MULADD_PD, _mm_add_pd,
                    _mm_store_pd)
+#elif defined(__aarch64__)
+// FMLA accumulates into its first operand: vfmaq(a, x, m) = a + x * m. 16 chains: the widest
+// cores issue 4 128-bit FMAs a cycle at 4 cycles' latency (Neoverse V1/V2, Apple M1), and 32
+// vector registers leave room for them.
+#define NUMGRAD_FMLA_PS(x, m, a) vfmaq_f32(a, x, m)
+#define NUMGRAD_FMLA_PD(x, m, a) vfmaq_f64(a, x, m)
+NUMGRAD_FMA_KERNEL(fma_f32_neon, , float32x4_t, float, 16, vdupq_n_f32, NUMGRAD_FMLA_PS, vaddq_f32,
+                   vst1q_f32)
+NUMGRAD_FMA_KERNEL(fma_f64_neon, , float64x2_t, double, 16, vdupq_n_f64, NUMGRAD_FMLA_PD, vaddq_f64,
+                   vst1q_f64)
+#endif
 
 struct Kernels {
   float (*sum)(const float*, std::size_t, std::size_t);
@@ -112,12 +137,16 @@ struct Kernels {
 
 const Kernels& kernels() {
   static const Kernels k = [] {
+#if defined(__x86_64__)
     if (isa_available(Isa::avx512))
       return Kernels{&sum_avx512, &fma_f32_avx512, &fma_f64_avx512,
                      16 * 16 * 2, 16 * 8 * 2,      "avx512"};
     if (isa_available(Isa::avx2))
       return Kernels{&sum_avx2, &fma_f32_avx2, &fma_f64_avx2, 12 * 8 * 2, 12 * 4 * 2, "avx2"};
     return Kernels{&sum_sse2, &fma_f32_sse2, &fma_f64_sse2, 12 * 4 * 2, 12 * 2 * 2, "sse2"};
+#elif defined(__aarch64__)
+    return Kernels{&sum_neon, &fma_f32_neon, &fma_f64_neon, 16 * 4 * 2, 16 * 2 * 2, "neon64"};
+#endif
   }();
   return k;
 }

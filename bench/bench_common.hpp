@@ -30,6 +30,12 @@ std::size_t physical_memory_bytes();
 int hardware_threads();
 // The value of the first /proc/cpuinfo line that starts with `key` ("model name"), or "".
 std::string cpuinfo_field(const std::string& key);
+// The CPU as /proc/cpuinfo names it: x86's "model name"; on aarch64, which has none, the
+// core's identification (implementer, part, variant, revision).
+std::string cpu_model();
+// The vector-ISA features of /proc/cpuinfo that matter to the kernels and the peers (x86
+// "flags": sse2 ... avx512, amx; aarch64 "Features": asimd ... sve2, sme), space-separated.
+std::string cpu_isas();
 
 // --- The machine model (bench_machine.cpp) ---------------------------------------------------
 

@@ -75,8 +75,12 @@ MachineKey current_key() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   k.host = host;
-  k.cpu = cpuinfo_field("model name") + " (family " + cpuinfo_field("cpu family") + " model " +
+#if defined(__x86_64__)
+  k.cpu = cpu_model() + " (family " + cpuinfo_field("cpu family") + " model " +
           cpuinfo_field("model") + " stepping " + cpuinfo_field("stepping") + ")";
+#else
+  k.cpu = cpu_model();  // already the core's identification
+#endif
   k.isa = ceiling_isa();
   k.hardware_threads = hardware_threads();
   k.memory_bytes = physical_memory_bytes();
@@ -190,6 +194,33 @@ std::string cpuinfo_field(const std::string& key) {
       return colon == std::string::npos ? "" : line.substr(colon + 2);
     }
   return "";
+}
+
+std::string cpu_model() {
+#if defined(__aarch64__)
+  return "implementer " + cpuinfo_field("CPU implementer") + " part " + cpuinfo_field("CPU part") +
+         " variant " + cpuinfo_field("CPU variant") + " revision " + cpuinfo_field("CPU revision");
+#else
+  return cpuinfo_field("model name");
+#endif
+}
+
+std::string cpu_isas() {
+#if defined(__aarch64__)
+  const std::string features = " " + cpuinfo_field("Features") + " ";
+  const char* const wanted[] = {"asimd", "fphp", "asimdhp", "asimddp", "asimdfhm",
+                                "sve",   "sve2", "bf16",    "i8mm",    "sme"};
+#else
+  const std::string features = " " + cpuinfo_field("flags") + " ";
+  const char* const wanted[] = {"sse2",        "avx",         "avx2",     "fma",
+                                "avx512f",     "avx512dq",    "avx512bw", "avx512vl",
+                                "avx512_bf16", "avx512_fp16", "amx_tile"};
+#endif
+  std::string isas;
+  for (const char* f : wanted)
+    if (features.find(std::string(" ") + f + " ") != std::string::npos)
+      isas.append(isas.empty() ? "" : " ").append(f);
+  return isas;
 }
 
 std::string machine_model_path(const ModelOptions& opt) {

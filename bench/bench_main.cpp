@@ -47,14 +47,9 @@ void add_build_context(const std::string& preset) {
   AddCustomContext("numgrad.git", kGitDescribe);
   AddCustomContext("numgrad.preset", preset);
   AddCustomContext("plan.loss_vs_d", loss_sweep_shapes(preset));
-  AddCustomContext("numgrad.cpu_model", cpuinfo_field("model name"));
-  std::string isas;
-  const std::string flags = " " + cpuinfo_field("flags") + " ";
-  for (const char* f : {"sse2", "avx", "avx2", "fma", "avx512f", "avx512dq", "avx512bw", "avx512vl",
-                        "avx512_bf16", "avx512_fp16", "amx_tile"})
-    if (flags.find(std::string(" ") + f + " ") != std::string::npos)
-      isas.append(isas.empty() ? "" : " ").append(f);
-  AddCustomContext("numgrad.cpu_isas", isas);
+  AddCustomContext("numgrad.architecture", std::string(kArchitecture));
+  AddCustomContext("numgrad.cpu_model", cpu_model());
+  AddCustomContext("numgrad.cpu_isas", cpu_isas());
   AddCustomContext("numgrad.best_isa", std::string(name(best_isa())));
   AddCustomContext("numgrad.hardware_threads", std::to_string(hardware_threads()));
   AddCustomContext("numgrad.memory_bytes", std::to_string(physical_memory_bytes()));

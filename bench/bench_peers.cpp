@@ -1,8 +1,9 @@
 // The peers: what a user would write instead of numgrad, measured in the same run.
 // Eigen's (X*w - y).squaredNorm()/b, OpenBLAS copy+gemv+dot for the loss, OpenBLAS two-gemv
 // analytic gradient, and a blackbox central difference that calls the Eigen loss 2d times.
-// Eigen is compiled with -march=native (NUMGRAD_NATIVE_PEERS, bench/CMakeLists.txt), its best
-// case; OpenBLAS picks its kernels for the CPU at run time (DYNAMIC_ARCH).
+// Eigen is compiled with -march=native (-mcpu=native on aarch64; NUMGRAD_NATIVE_PEERS,
+// bench/CMakeLists.txt), its best case; OpenBLAS picks its kernels for the CPU at run time
+// (DYNAMIC_ARCH).
 // Eigen's AVX-512 gemv trips GCC 12's -Wmaybe-uninitialized inside the intrinsics headers
 // (a false positive, GCC bug 105593); it is silenced for this third-party code only.
 #pragma GCC diagnostic push

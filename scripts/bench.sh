@@ -62,19 +62,27 @@ trap 'rm -rf "$out"' EXIT
 chmod "$(printf '%o' $((0777 & ~$(umask))))" "$out"  # mktemp makes it 0700
 
 # Machine information the report header reads (key: value), beside what the binary records
-# in the JSON context (the machine model, noise, ISAs, library versions).
+# in the JSON context (the machine model, noise, ISAs, library versions). aarch64 kernels print
+# no "model name": the core's implementer and part identify it there.
+cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+[ -n "$cpu_model" ] || cpu_model=$(awk -F': *' '/^CPU implementer/ && !i {i = $2}
+  /^CPU part/ && !p {p = $2} END {if (i != "") print "implementer " i " part " p}' /proc/cpuinfo)
+case $(uname -m) in
+  aarch64 | arm64) isa_flags="(neon64 kernel sources add no flag: NEON is the aarch64 baseline)" ;;
+  *) isa_flags="(per-ISA kernel sources add -msse2 | -mavx2 -mfma | -mavx512f -mavx512dq -mavx512vl -mavx512bw)" ;;
+esac
 {
   echo "date: $(date -Is)"
   echo "host: $host"
   echo "kernel: $(uname -srm)"
-  echo "cpu_model: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+  echo "cpu_model: $cpu_model"
   echo "cores: $(nproc)"
   echo "memory: $(free -h | awk '/^Mem:/ {print $2}')"
   echo "compiler: $(c++ --version | head -1)"
   echo "cmake_build_type: $(grep -m1 '^CMAKE_BUILD_TYPE:' "$build/CMakeCache.txt" | cut -d= -f2)"
   echo "cxx_flags: $(grep -m1 '^CMAKE_CXX_FLAGS:' "$build/CMakeCache.txt" | cut -d= -f2-)" \
     "$(grep -m1 '^CMAKE_CXX_FLAGS_RELEASE:' "$build/CMakeCache.txt" | cut -d= -f2-) -Wall -Wextra" \
-    "(per-ISA kernel sources add -msse2 | -mavx2 -mfma | -mavx512f -mavx512dq -mavx512vl -mavx512bw)"
+    "$isa_flags"
   for p in libbenchmark-dev libeigen3-dev libopenblas-dev libtbb-dev libxsimd-dev g++ cmake; do
     echo "pkg_$p: $(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || echo '?')"
   done
