@@ -10,7 +10,10 @@ numgrad_require_packages() {
   if [ "$(id -u)" -eq 0 ]; then
     echo "numgrad: installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+    # Another apt run (another build on a shared machine) may hold dpkg's lock: wait for it.
+    local wait=(-o DPkg::Lock::Timeout=600)
+    apt-get "${wait[@]}" update -qq >&2 &&
+      apt-get "${wait[@]}" install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
       { echo "numgrad: apt-get install ${missing[*]} failed" >&2; exit 1; }
   else
     echo "numgrad: missing packages; run as root:" >&2

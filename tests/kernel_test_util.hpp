@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <cstdlib>
+#include <initializer_list>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -27,6 +30,28 @@ inline std::string param_name(const ::testing::TestParamInfo<std::string>& info)
   for (char& c : s)
     if (c == '.') c = '_';
   return s;
+}
+
+// The thread counts a test runs the parallel kernels at: `counts`, less those above
+// NUMGRAD_TEST_MAX_THREADS when that is set. The aarch64 cross build sets it to 1 for its runs
+// under qemu-user (tests/CMakeLists.txt): there an emulated thread costs a host core each, and
+// multi-thread determinism is covered by the native run. A value that is not a count >= 1 is an
+// error, not a silent full run.
+inline std::vector<int> test_thread_counts(std::initializer_list<int> counts) {
+  const char* env = std::getenv("NUMGRAD_TEST_MAX_THREADS");
+  int max = std::numeric_limits<int>::max();
+  if (env != nullptr && *env != '\0') {
+    char* end = nullptr;
+    const long v = std::strtol(env, &end, 10);
+    if (*end != '\0' || v < 1 || v > 4096)
+      throw std::invalid_argument("NUMGRAD_TEST_MAX_THREADS='" + std::string(env) +
+                                  "' is not a thread count");
+    max = static_cast<int>(v);
+  }
+  std::vector<int> out;
+  for (int t : counts)
+    if (t <= max) out.push_back(t);
+  return out;
 }
 
 // Skips the current test when the kernel cannot run on this CPU (or under NUMGRAD_ISA).

@@ -1,5 +1,6 @@
 // The parallel kernels (every registry entry whose axis is not serial). Covers:
-// - Determinism: Exec::threads in {1, 2, 3, 4, 8}, 20 repeats each; loss, gradient and analytic
+// - Determinism: Exec::threads in {1, 2, 3, 4, 8} (those up to NUMGRAD_TEST_MAX_THREADS, set
+//   under emulation: kernel_test_util.hpp), 20 repeats each; loss, gradient and analytic
 //   gradient must be bitwise equal to the first call, on problems split into several row
 //   chunks / coordinate blocks and large enough to run on the arena, and on one below the
 //   serial threshold. No tolerance: deterministic variants promise identical bits.
@@ -33,7 +34,7 @@ extern const OpsFamily scalar_ops;
 namespace numgrad::testing {
 namespace {
 
-const int kThreadCounts[] = {1, 2, 3, 4, 8};
+const std::vector<int> kThreadCounts = test_thread_counts({1, 2, 3, 4, 8});
 constexpr int kRepeats = 20;
 
 std::vector<std::string> parallel_ids() {
@@ -262,7 +263,7 @@ TEST_P(EqualsSerial, BitwiseAtEveryThreadCount) {
     for (const Shape& s : {kSplit[0], kSplit[1], kSmall}) {
       const Problem<T> p = make_problem<T>(s, 3000 + s.b);
       const Result want = run_kernel<T>(serial, p.data.all(), p.w, p.h, 1, s.blackbox);
-      for (int threads : {1, 2, 3})
+      for (int threads : test_thread_counts({1, 2, 3}))
         expect_same_bits(want, run_kernel<T>(k, p.data.all(), p.w, p.h, threads, s.blackbox),
                          "b=" + std::to_string(s.b) + " threads=" + std::to_string(threads));
     }

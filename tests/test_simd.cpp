@@ -1,7 +1,8 @@
 // What only the SIMD families have: run-time ISA choice and the short-row paths.
 // - simd.auto runs the simd.<best_isa()> kernels: bitwise identical results and depths.
 // - NUMGRAD_ISA caps the choice and an unknown value is an error. isa.cpp reads the variable
-//   once per process, so each case runs in a fresh process (a threadsafe death test).
+//   once per process, so each case runs in a fresh process (a threadsafe death test; under
+//   emulation a fork, see IsaCap).
 // - Short rows, d = 1..32, contiguous (ld = d: rows packed several per register when d is a
 //   power of two below the width) and padded (ld > d), b not a multiple of any width: every
 //   result lies within the docs/design.md §3.3 bound from numgrad/reference.hpp, computed with the
@@ -133,9 +134,17 @@ TEST(SimdAuto, RunsTheBestAvailableIsa) {
   EXPECT_EQ(auto_matches_best(), "");
 }
 
+// Each case needs a process that has not read NUMGRAD_ISA: a threadsafe death test re-executes
+// the binary for it. Under qemu-user an aarch64 binary cannot re-execute itself (no binfmt_misc
+// handler), so the cross build runs these cases alone in a process of their own with
+// NUMGRAD_TEST_FORK_DEATH set (tests/CMakeLists.txt), and a "fast" death test's fork of that
+// process has read nothing either.
 class IsaCap : public ::testing::Test {
  protected:
-  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+  void SetUp() override {
+    const char* fork = std::getenv("NUMGRAD_TEST_FORK_DEATH");
+    GTEST_FLAG_SET(death_test_style, fork != nullptr && *fork != '\0' ? "fast" : "threadsafe");
+  }
 };
 
 #if defined(__x86_64__)

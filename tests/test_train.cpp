@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_test_util.hpp"
 #include "numgrad/data.hpp"
 #include "numgrad/reference.hpp"
 #include "numgrad/registry.hpp"
@@ -235,8 +236,9 @@ std::vector<double> shaped_run(const Kernel& k, const RunShape& s, int threads,
 }
 
 // Every deterministic kernel: the same seed gives bitwise-identical weights on repeat and at
-// thread counts 1, 2 and 4 (parallel kernels), while another seed gives other weights.
-// About 1 s for the whole registry in a release build (the blackbox kernels dominate).
+// thread counts 1, 2 and 4 (parallel kernels; those up to NUMGRAD_TEST_MAX_THREADS), while another
+// seed gives other weights. About 1 s for the whole registry in a release build (the blackbox
+// kernels dominate).
 TEST(TrainDeterminism, SameSeedSameWeightsEveryKernel) {
   for (const Kernel& k : registry()) {
     if (!k.is_supported() || !k.deterministic) continue;
@@ -249,7 +251,8 @@ TEST(TrainDeterminism, SameSeedSameWeightsEveryKernel) {
     };
     const std::vector<double> base = run(1, 42);
     if (parallel) {
-      for (int t : {2, 4}) EXPECT_EQ(run(t, 42), base) << k.id << " threads=" << t;
+      for (int t : test_thread_counts({2, 4}))
+        EXPECT_EQ(run(t, 42), base) << k.id << " threads=" << t;
     } else {
       EXPECT_EQ(run(1, 42), base) << k.id << " repeat";
       EXPECT_NE(run(1, 43), base) << k.id << ": another seed should shuffle differently";
