@@ -1,20 +1,25 @@
 // Shared helpers for the kernel tests: the list of registered kernel ids as a gtest
-// parameter source, a dataset buffer with a chosen misalignment and leading dimension, and
-// the expectations a numgrad/check.hpp result must meet.
+// parameter source, a dataset buffer with a chosen misalignment and leading dimension, a
+// random problem with data-aware steps, the expectations a numgrad/check.hpp result must meet,
+// and an expectation of std::invalid_argument naming what is wrong.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <initializer_list>
 #include <limits>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "numgrad/check.hpp"
+#include "numgrad/data.hpp"
 #include "numgrad/registry.hpp"
+#include "numgrad/step.hpp"
 
 namespace numgrad::testing {
 
@@ -77,6 +82,40 @@ struct Layout {
   T& y(std::size_t i) { return ybuf[offset + i]; }
   BatchView<T> view() const { return {xbuf.data() + offset, ybuf.data() + offset, b, d, ld}; }
 };
+
+// Normal X (leading dimension ld) and noisy targets; w ~ N(0, 1), away from the fit so that
+// residuals are not tiny; the data-aware steps at w.
+template <class T>
+struct RandomProblem {
+  Dataset<T> data;
+  std::vector<T> w, h;
+};
+template <class T>
+RandomProblem<T> random_problem(std::size_t b, std::size_t d, std::size_t ld, std::uint64_t seed) {
+  SyntheticSpec spec;
+  spec.n = b;
+  spec.d = d;
+  spec.ld = ld;
+  spec.noise = 0.5;
+  spec.seed = seed;
+  RandomProblem<T> p{make_synthetic<T>(spec), std::vector<T>(d), std::vector<T>(d)};
+  std::mt19937_64 rng(seed + 1);
+  std::normal_distribution<double> normal;
+  for (T& v : p.w) v = static_cast<T>(normal(rng));
+  make_steps<T>(StepPolicy{}, p.data.all(), p.w, p.h);
+  return p;
+}
+
+// f() throws std::invalid_argument whose message contains `needle`.
+template <class F>
+void expect_invalid(const F& f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "no exception; expected one naming '" << needle << "'";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
 
 // An ErrorCheck within its bound; on failure the message names the worst coordinate.
 inline void expect_within(const ErrorCheck& c, const std::string& what) {

@@ -70,26 +70,11 @@ TEST(ParallelShapes, SplitAndSerialAsIntended) {
 }
 
 template <class T>
-struct Problem {
-  Dataset<T> data;
-  std::vector<T> w, h;
-};
+using Problem = RandomProblem<T>;
 
-// Normal X and noisy targets; w away from the fit so residuals are not tiny; data-aware steps.
 template <class T>
 Problem<T> make_problem(const Shape& s, std::uint64_t seed) {
-  SyntheticSpec spec;
-  spec.n = s.b;
-  spec.d = s.d;
-  spec.ld = s.ld;
-  spec.noise = 0.5;
-  spec.seed = seed;
-  Problem<T> p{make_synthetic<T>(spec), std::vector<T>(s.d), std::vector<T>(s.d)};
-  std::mt19937_64 rng(seed + 1);
-  std::normal_distribution<double> normal;
-  for (T& v : p.w) v = static_cast<T>(normal(rng));
-  make_steps<T>(StepPolicy{}, p.data.all(), p.w, p.h);
-  return p;
+  return random_problem<T>(s.b, s.d, s.ld, seed);
 }
 
 struct Result {

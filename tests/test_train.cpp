@@ -427,16 +427,6 @@ TEST(TrainEpoch, StartAtTheFitIsNotDivergence) {
 
 // --- Validation ---------------------------------------------------------------------------------
 
-template <class F>
-void expect_invalid(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception; expected one naming '" << needle << "'";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
-
 TEST(TrainValidation, BadOptionsNameTheOption) {
   const Dataset<double> data = make_synthetic<double>(SyntheticSpec{});
   const Kernel& k = find_kernel("scalar.residual.f64");

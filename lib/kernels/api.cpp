@@ -1,13 +1,17 @@
 // The API boundary: every check happens here, once per call, so kernels can assume valid
-// arguments and never throw inside a hot loop. Also the names of the interface's enums and
-// the sequential summation depths every serial loop has.
+// arguments and never throw inside a hot loop. Also the names of the interface's enums, the
+// sequential summation depths every serial loop has, and the chunk grid and the joins of
+// numgrad/chunks.hpp (in the kernel's accumulator type, finished by compose.hpp's own code).
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "numgrad/chunks.hpp"
 #include "numgrad/kernel.hpp"
 #include "numgrad/threads.hpp"
+#include "tiled.hpp"
 
 namespace numgrad {
 
@@ -197,6 +201,175 @@ std::string find_non_finite(const BatchView<T>& b) {
   }
   return {};
 }
+
+// --- Sums over row chunks (numgrad/chunks.hpp) ------------------------------------------------
+
+ChunkGrid chunk_grid(std::size_t b, std::size_t d) {
+  if (d == 0) fail("d: must be positive, got 0");
+  if (b == 0) return {0, 0, 0};
+  const detail::RowChunks rc = detail::row_chunks(b, d);
+  return {rc.rows, rc.size, rc.count};
+}
+
+std::size_t sums_per_chunk(Sums what, std::size_t d) {
+  switch (what) {
+    case Sums::loss:
+      return 1;
+    case Sums::blackbox:
+    case Sums::residual:
+      return 2 * d;
+    case Sums::analytic:
+      return d;
+    case Sums::steps:
+      return d + 1;
+  }
+  return 0;
+}
+
+Sums gradient_sums(Algorithm a) {
+  switch (a) {
+    case Algorithm::blackbox:
+      return Sums::blackbox;
+    case Algorithm::residual:
+      return Sums::residual;
+    case Algorithm::analytic:
+      break;
+  }
+  return Sums::analytic;
+}
+
+namespace {
+
+bool uses_steps(Sums what) {
+  return what == Sums::blackbox || what == Sums::residual;
+}
+
+void check_count(const char* what, std::size_t got, std::size_t want, const std::string& why) {
+  if (got != want)
+    fail(std::string(what) + ": length " + str(got) + ", expected " + str(want) + " (" + why + ")");
+}
+
+ChunkGrid checked_grid(std::size_t b, std::size_t d) {
+  if (b == 0) fail("b: must be positive, got 0");
+  return chunk_grid(b, d);
+}
+
+// The partials of every chunk of the grid, joined in chunk order: columns [0, acc_cols) in
+// Acc, as the kernels join their chunk partials (tiled.hpp join_chunks), the rest in double.
+template <class Acc>
+std::vector<Acc> join_columns(std::span<const double> partials, std::size_t count,
+                              std::size_t width, std::size_t acc_cols, double* rest) {
+  std::vector<Acc> sums(acc_cols);
+  for (std::size_t j = 0; j < acc_cols; ++j) sums[j] = static_cast<Acc>(partials[j]);
+  for (std::size_t j = acc_cols; j < width; ++j) rest[j - acc_cols] = partials[j];
+  for (std::size_t k = 1; k < count; ++k) {
+    const double* p = partials.data() + k * width;
+    for (std::size_t j = 0; j < acc_cols; ++j) sums[j] += static_cast<Acc>(p[j]);
+    for (std::size_t j = acc_cols; j < width; ++j) rest[j - acc_cols] += p[j];
+  }
+  return sums;
+}
+
+// Calls f(Acc{}) with the kernel's accumulator type.
+template <class F>
+void with_acc(const Kernel& k, const F& f) {
+  if (k.acc == DType::f32)
+    f(float{});
+  else
+    f(double{});
+}
+
+}  // namespace
+
+template <class T>
+void chunk_sums(const Kernel& k, Sums what, const BatchView<T>& rows, std::size_t b, std::size_t k0,
+                std::size_t k1, std::span<const T> w, std::span<const T> h, std::span<double> out,
+                Exec exec) {
+  check_kernel<T>(k);
+  check_exec(exec);
+  const std::size_t d = rows.d;
+  const ChunkGrid grid = checked_grid(b, d);
+  if (k0 > k1 || k1 > grid.count)
+    fail("chunks [" + str(k0) + ", " + str(k1) + "): not a range of the " + str(grid.count) +
+         " chunks of a batch of b=" + str(b) + " rows, d=" + str(d));
+  check_weights(w, d);
+  if (uses_steps(what)) check_steps(w, h, d);
+  check_count("out", out.size(), (k1 - k0) * sums_per_chunk(what, d),
+              "values per chunk times chunks");
+  if (k0 == k1) return;
+  check_batch(rows);
+  if (rows.rows != grid.end(k1 - 1) - grid.first(k0))
+    fail("rows.rows=" + str(rows.rows) + ": chunks [" + str(k0) + ", " + str(k1) +
+         ") of a batch of b=" + str(b) + " rows hold " + str(grid.end(k1 - 1) - grid.first(k0)));
+  k.fns<T>().chunk_sums(what, rows, b, k0, k1, w.data(), h.data(), out.data(), exec);
+}
+
+template <class T>
+double join_loss(const Kernel& k, std::size_t b, std::size_t d, std::span<const double> partials) {
+  check_kernel<T>(k);
+  const ChunkGrid grid = checked_grid(b, d);
+  check_count("partials", partials.size(), grid.count, "one per chunk");
+  double loss = 0;
+  with_acc(k, [&](auto acc) {
+    using Acc = decltype(acc);
+    const auto sum = join_columns<Acc>(partials, grid.count, 1, 1, nullptr);
+    loss = static_cast<double>(sum[0]) / static_cast<double>(b);
+  });
+  return loss;
+}
+
+template <class T>
+void join_gradient(const Kernel& k, Sums what, std::size_t b, std::span<const T> w,
+                   std::span<const T> h, std::span<const double> partials, std::span<double> g) {
+  check_kernel<T>(k);
+  if (what != Sums::analytic && !uses_steps(what))
+    fail("what: a gradient joins blackbox, residual or analytic sums");
+  const std::size_t d = w.size();
+  const ChunkGrid grid = checked_grid(b, d);
+  check_weights(w, d);
+  if (uses_steps(what)) check_steps(w, h, d);
+  check_length<T>("g", g, d);
+  const std::size_t width = sums_per_chunk(what, d);
+  check_count("partials", partials.size(), grid.count * width, "values per chunk times chunks");
+  with_acc(k, [&](auto acc) {
+    using Acc = decltype(acc);
+    const std::vector<Acc> sums = join_columns<Acc>(partials, grid.count, width, width, nullptr);
+    if (what == Sums::analytic) return detail::finish_analytic(b, sums.data(), d, g.data());
+    const auto s = detail::prepare_steps<T, Acc>(w.data(), h.data(), d);
+    detail::finish_central(b, s, sums.data(), sums.data() + d, d, g.data());
+  });
+}
+
+template <class T>
+void join_steps(const Kernel& k, std::size_t b, std::span<const T> w,
+                std::span<const double> partials, std::span<T> h) {
+  check_kernel<T>(k);
+  const std::size_t d = w.size();
+  const ChunkGrid grid = checked_grid(b, d);
+  check_weights(w, d);
+  check_length<T>("h", h, d);
+  const std::size_t width = sums_per_chunk(Sums::steps, d);
+  check_count("partials", partials.size(), grid.count * width, "values per chunk times chunks");
+  with_acc(k, [&](auto acc) {
+    using Acc = decltype(acc);
+    double r2 = 0;
+    const std::vector<Acc> col2 = join_columns<Acc>(partials, grid.count, width, d, &r2);
+    detail::finish_steps(w.data(), r2, col2.data(), d, b, h.data());
+  });
+}
+
+#define NUMGRAD_INSTANTIATE_CHUNKS(T)                                                             \
+  template void chunk_sums<T>(const Kernel&, Sums, const BatchView<T>&, std::size_t, std::size_t, \
+                              std::size_t, std::span<const T>, std::span<const T>,                \
+                              std::span<double>, Exec);                                           \
+  template double join_loss<T>(const Kernel&, std::size_t, std::size_t, std::span<const double>); \
+  template void join_gradient<T>(const Kernel&, Sums, std::size_t, std::span<const T>,            \
+                                 std::span<const T>, std::span<const double>, std::span<double>); \
+  template void join_steps<T>(const Kernel&, std::size_t, std::span<const T>,                     \
+                              std::span<const double>, std::span<T>);
+NUMGRAD_INSTANTIATE_CHUNKS(float)
+NUMGRAD_INSTANTIATE_CHUNKS(double)
+#undef NUMGRAD_INSTANTIATE_CHUNKS
 
 #define NUMGRAD_INSTANTIATE(T)                                                               \
   template double loss<T>(const Kernel&, const BatchView<T>&, std::span<const T>, Exec);     \

@@ -436,7 +436,7 @@ template <class Impl>
 constexpr ImplFns<typename Impl::T> impl_fns() {
   return {&Impl::loss,          &Impl::blackbox, &Impl::residual,      &analytic_ignoring_h<Impl>,
           &Impl::analytic,      &Impl::steps,    &blackbox_auto<Impl>, &Impl::residual_auto,
-          &analytic_auto<Impl>, &Impl::depths};
+          &analytic_auto<Impl>, &Impl::depths,   &Impl::chunk_sums};
 }
 template <template <class T, class Acc> class Impl>
 constexpr FamilyFns family_fns() {

@@ -35,7 +35,8 @@ struct OpsFamily {
 
 // Finished kernel functions of one (T, Acc): the loss, one gradient per algorithm
 // (analytic_central is the analytic gradient behind the gradient signature; it ignores h),
-// the data-aware steps, and each gradient with those steps chosen first (*_auto: h is written).
+// the data-aware steps, each gradient with those steps chosen first (*_auto: h is written),
+// and the partial sums of a range of row chunks (KernelFns::chunk_sums).
 template <class T>
 struct ImplFns {
   using Gradient = void (*)(const BatchView<T>&, const T*, const T*, double*, const Exec&);
@@ -46,6 +47,8 @@ struct ImplFns {
   void (*steps)(const BatchView<T>&, const T*, T*, const Exec&);
   GradientAuto blackbox_auto, residual_auto, analytic_auto;
   SumDepths (*depths)(std::size_t b, std::size_t d);
+  void (*chunk_sums)(Sums, const BatchView<T>&, std::size_t b, std::size_t k0, std::size_t k1,
+                     const T*, const T*, double*, const Exec&);
 };
 
 struct FamilyFns {

@@ -198,6 +198,12 @@ struct OverWeights {
     });
     return out;
   }
+  // A range of the serial grid's chunks is computed as OverSamples computes it, threads over
+  // chunks (tbb.samples' bits; docs/design.md §8): a chunk is one task of all d coordinates.
+  static void chunk_sums(Sums what, const BatchView<T>& rows, std::size_t b, std::size_t k0,
+                         std::size_t k1, const T* w, const T* h, double* out, const Exec& e) {
+    ChunkSums<Ops, ArenaRunner>::run(what, rows, b, k0, k1, w, h, out, e);
+  }
 };
 
 template <class Ops, class Small = Serial<Ops>>

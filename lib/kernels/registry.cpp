@@ -21,6 +21,7 @@ KernelFns<T> kernel_fns(const ImplFns<T>& f, Algorithm a) {
   k.loss = f.loss;
   k.analytic_gradient = f.analytic;
   k.steps = f.steps;
+  k.chunk_sums = f.chunk_sums;
   switch (a) {
     case Algorithm::blackbox:
       k.gradient = f.blackbox;

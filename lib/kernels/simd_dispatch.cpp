@@ -52,10 +52,14 @@ struct Forward {
     fns().analytic_auto(B, w, h, g, e);
   }
   static SumDepths depths(std::size_t b, std::size_t d) { return fns().depths(b, d); }
+  static void chunk_sums(Sums what, const BatchView<T>& rows, std::size_t b, std::size_t k0,
+                         std::size_t k1, const T* w, const T* h, double* out, const Exec& e) {
+    fns().chunk_sums(what, rows, b, k0, k1, w, h, out, e);
+  }
 
   static constexpr ImplFns<T> table() {
-    return {&loss,  &blackbox,      &residual,      &analytic_central, &analytic,
-            &steps, &blackbox_auto, &residual_auto, &analytic_auto,    &depths};
+    return {&loss,          &blackbox,      &residual,      &analytic_central, &analytic,  &steps,
+            &blackbox_auto, &residual_auto, &analytic_auto, &depths,           &chunk_sums};
   }
 };
 

@@ -11,6 +11,7 @@
 #include <cstddef>
 
 #include "compose.hpp"
+#include "numgrad/chunks.hpp"
 
 namespace numgrad::detail {
 namespace {
@@ -135,6 +136,69 @@ void chunked_residuals(const Ex& ex, const RowChunks& rc, const BatchView<T>& B,
     for (std::size_t k = lo; k < hi; ++k) Ops::residuals(rc.chunk(B, k), w, r + rc.first(k));
   });
 }
+
+// KernelFns::chunk_sums (numgrad/chunks.hpp): the partial sums of chunks [k0, k1) of the
+// serial grid row_chunks(b, d), from `rows`, those chunks' rows. Each chunk is one tile of
+// every coordinate, computed as Serial<Ops> and OverSamples compute it (residuals, then sums,
+// while the chunk is in cache), so joining every chunk's partials in chunk order gives their
+// bits on the whole batch, whichever process computed each chunk. A chunk's sums land in its
+// own 64-byte aligned rows of the parallel slot (one per set: plus and minus, or one), then in
+// `out` as doubles, which hold every accumulator exactly.
+template <class Ops, class Runner>
+struct ChunkSums {
+  using T = typename Ops::value_type;
+  using Acc = typename Ops::acc_type;
+
+  static void run(Sums what, const BatchView<T>& rows, std::size_t b, std::size_t k0,
+                  std::size_t k1, const T* w, const T* h, double* out, const Exec& e) {
+    const std::size_t d = rows.d, n = k1 - k0, width = sums_per_chunk(what, d);
+    if (n == 0) return;
+    const std::size_t size = row_chunks(b, d).size;
+    const std::size_t sets = what == Sums::blackbox || what == Sums::residual ? 2 : 1;
+    const std::size_t acc_width = what == Sums::loss ? 1 : d;
+    const std::size_t stride = align64(acc_width * sizeof(Acc)) / sizeof(Acc);
+    Acc* part = static_cast<Acc*>(scratch_bytes(kSlotParallel, n * sets * stride * sizeof(Acc)));
+    Acc* r =
+        what == Sums::loss || what == Sums::blackbox ? nullptr : residual_buffer<Acc>(rows.rows);
+    Steps<T, Acc> s{};
+    if (sets == 2) s = prepare_steps<T, Acc>(w, h, d);
+    const double work = (what == Sums::blackbox ? 2.0 * d : 1.0) * rows.rows * d;
+    Runner::run(e, work, [&](const auto& ex) {
+      ex(n, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t k = lo; k < hi; ++k) {
+          const std::size_t i0 = k * size;
+          const BatchView<T> chunk = rows.rows_range(i0, std::min(rows.rows, i0 + size));
+          Acc* o = part + k * sets * stride;
+          Acc* rk = r == nullptr ? nullptr : r + i0;
+          switch (what) {
+            case Sums::loss:
+              o[0] = Ops::loss_sum(chunk, w);
+              break;
+            case Sums::blackbox:
+              blackbox_sums<Ops>(chunk, w, s, 0, d, weights_copy(w, d), o, o + stride);
+              break;
+            case Sums::residual:
+              Ops::residuals(chunk, w, rk);
+              Ops::perturbed_sums(chunk, rk, s.dp, s.dm, 0, d, o, o + stride);
+              break;
+            case Sums::analytic:
+              Ops::residuals(chunk, w, rk);
+              Ops::gradient_sums(chunk, rk, 0, d, o);
+              break;
+            case Sums::steps:
+              out[k * width + d] = static_cast<double>(Ops::residual_squares(chunk, w, rk, o));
+              break;
+          }
+        }
+      });
+    });
+    for (std::size_t k = 0; k < n; ++k)
+      for (std::size_t set = 0; set < sets; ++set)
+        for (std::size_t j = 0; j < acc_width; ++j)
+          out[k * width + set * acc_width + j] =
+              static_cast<double>(part[(k * sets + set) * stride + j]);
+  }
+};
 
 // Tiles of (row chunk) x (coordinate block), written once for the serial kernels and both
 // row-splitting parallel variants (the Runner decides where the tiles run):
@@ -277,6 +341,13 @@ struct Tiled {
   }
   static SumDepths depths(std::size_t b, std::size_t d) {
     return chunked_depths<Ops>(plan(b, d), d);
+  }
+  // Always the serial grid's tiles, whatever this variant's own plan: the one grid whose
+  // partials every process can compute and join (OverBoth's taller chunks and coordinate
+  // blocks do not split across processes without changing its bits; docs/design.md §8).
+  static void chunk_sums(Sums what, const BatchView<T>& rows, std::size_t b, std::size_t k0,
+                         std::size_t k1, const T* w, const T* h, double* out, const Exec& e) {
+    ChunkSums<Ops, Runner>::run(what, rows, b, k0, k1, w, h, out, e);
   }
 
   // The residual-based algorithms' plan, or true when the batch is one tile: Small's.

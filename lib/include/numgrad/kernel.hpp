@@ -19,6 +19,10 @@ namespace numgrad {
 enum class Algorithm { blackbox, residual, analytic };
 // What a parallel variant splits: nothing, coordinates j, rows i, or both (2-D blocks).
 enum class Axis { serial, weights, samples, both };
+// The sums a kernel function is made of, per row chunk (numgrad/chunks.hpp): the loss's sum of
+// squared residuals, a central difference's 2d perturbed sums (blackbox or residual), the
+// analytic gradient's d sums, the data-aware steps' d column sums of squares and sum of r^2.
+enum class Sums { loss, blackbox, residual, analytic, steps };
 // Instruction set a variant is built for (numgrad/isa_list.hpp, best last); `none` is baseline
 // code, `dispatch` picks the best available at run time.
 #define NUMGRAD_ISA_ENUMERATOR(name, runs_here) name,
@@ -57,6 +61,9 @@ SumDepths sequential_depths(std::size_t b, std::size_t d);
 //                      the nearest power of two with w_j +- h_j exact in T, from one pass
 //   gradient_auto:     steps, then gradient with them; h receives the steps. The residual
 //                      algorithm reuses the steps' residuals: one pass fewer than the two calls
+//   chunk_sums:        the partial sums of chunks [k0, k1) of a b-row batch's fixed row-chunk
+//                      grid, from those chunks' rows, as doubles (exact): how a batch's work is
+//                      split across processes and joined bitwise (numgrad/chunks.hpp)
 template <class T>
 struct KernelFns {
   double (*loss)(const BatchView<T>& batch, const T* w, const Exec& exec) = nullptr;
@@ -67,6 +74,9 @@ struct KernelFns {
   void (*steps)(const BatchView<T>& batch, const T* w, T* h, const Exec& exec) = nullptr;
   void (*gradient_auto)(const BatchView<T>& batch, const T* w, T* h, double* g,
                         const Exec& exec) = nullptr;
+  void (*chunk_sums)(Sums what, const BatchView<T>& rows, std::size_t b, std::size_t k0,
+                     std::size_t k1, const T* w, const T* h, double* out,
+                     const Exec& exec) = nullptr;
 };
 
 struct Kernel {
