@@ -49,13 +49,10 @@ std::string to_string(const StepPolicy& p) {
   return "?";
 }
 
-namespace {
-
-// The kernel whose passes compute the data-aware steps: the widest SIMD one this CPU runs,
-// over row chunks on the arena, accumulating in f64 (the steps need no more than their
-// exponent right, but an f32 sum over a long batch could move it).
+// The widest SIMD family over row chunks on the arena, accumulating in f64 (the steps need no
+// more than their exponent right, but an f32 sum over a long batch could move it).
 template <class T>
-const Kernel& steps_kernel() {
+const Kernel& data_steps_kernel() {
   static const Kernel& kernel = []() -> const Kernel& {
     const std::string types = std::is_same_v<T, float> ? "f32acc64" : "f64";
     const std::string simd =
@@ -67,16 +64,9 @@ const Kernel& steps_kernel() {
   return kernel;
 }
 
-}  // namespace
-
 template <class T>
-void make_steps(const StepPolicy& p, const BatchView<T>& batch, std::span<const T> w,
-                std::span<T> h, Exec exec) {
-  validate_batch(batch);
-  const std::size_t d = batch.d;
-  if (w.size() != d)
-    throw std::invalid_argument("w: length " + std::to_string(w.size()) +
-                                ", expected d=" + std::to_string(d));
+void rule_steps(const StepPolicy& p, std::span<const T> w, std::span<T> h) {
+  const std::size_t d = w.size();
   if (h.size() != d)
     throw std::invalid_argument("h: length " + std::to_string(h.size()) +
                                 ", expected d=" + std::to_string(d));
@@ -93,14 +83,32 @@ void make_steps(const StepPolicy& p, const BatchView<T>& batch, std::span<const 
         h[j] = static_cast<T>(relative_scale * std::max(1.0, std::abs(static_cast<double>(w[j]))));
       return;
     case StepRule::data:
-      data_aware_steps<T>(steps_kernel<T>(), batch, w, h, exec);
-      return;
+      break;
   }
+  throw std::invalid_argument("step: the data rule (auto) needs the batch (make_steps)");
 }
 
-template void make_steps<float>(const StepPolicy&, const BatchView<float>&, std::span<const float>,
-                                std::span<float>, Exec);
-template void make_steps<double>(const StepPolicy&, const BatchView<double>&,
-                                 std::span<const double>, std::span<double>, Exec);
+template <class T>
+void make_steps(const StepPolicy& p, const BatchView<T>& batch, std::span<const T> w,
+                std::span<T> h, Exec exec) {
+  validate_batch(batch);
+  const std::size_t d = batch.d;
+  if (w.size() != d)
+    throw std::invalid_argument("w: length " + std::to_string(w.size()) +
+                                ", expected d=" + std::to_string(d));
+  if (p.rule == StepRule::data)
+    data_aware_steps<T>(data_steps_kernel<T>(), batch, w, h, exec);
+  else
+    rule_steps<T>(p, w, h);
+}
+
+#define NUMGRAD_INSTANTIATE_STEPS(T)                                                      \
+  template void make_steps<T>(const StepPolicy&, const BatchView<T>&, std::span<const T>, \
+                              std::span<T>, Exec);                                        \
+  template void rule_steps<T>(const StepPolicy&, std::span<const T>, std::span<T>);       \
+  template const Kernel& data_steps_kernel<T>();
+NUMGRAD_INSTANTIATE_STEPS(float)
+NUMGRAD_INSTANTIATE_STEPS(double)
+#undef NUMGRAD_INSTANTIATE_STEPS
 
 }  // namespace numgrad

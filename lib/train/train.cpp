@@ -1,17 +1,15 @@
-// Mini-batch SGD over any kernel (numgrad/train.hpp); the least-squares solution it is
-// compared with is in least_squares.cpp. Everything is validated before the first epoch; inside the
-// loop (Sgd) the kernel's unchecked functions are called directly, as the validated API would
-// after its checks, so nothing allocates or throws per batch.
+// Mini-batch SGD over any kernel (numgrad/train.hpp), on a Dataset in this process (LocalRows)
+// or on any other TrainRows; the epochs' order is epoch_order.cpp's, the least-squares solution
+// it is compared with is in least_squares.cpp. Everything is validated before the first epoch;
+// inside the loop (Sgd) the kernel's unchecked functions are called directly, as the validated
+// API would after its checks, so nothing allocates or throws per batch.
 #include "numgrad/train.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <limits>
-#include <numeric>
-#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <type_traits>
@@ -85,31 +83,6 @@ class DivergenceWatch {
   std::size_t rising_ = 0;
 };
 
-// Unbiased integer in [0, range) from a 64-bit engine (Lemire's multiply-and-reject).
-// std::uniform_int_distribution and std::shuffle are implementation-defined, so a seed
-// would name different orders with different standard libraries; this does not.
-std::uint64_t bounded(std::mt19937_64& rng, std::uint64_t range) {
-  unsigned __int128 m = static_cast<unsigned __int128>(rng()) * range;
-  auto low = static_cast<std::uint64_t>(m);
-  if (low < range) {
-    const std::uint64_t threshold = (0 - range) % range;
-    while (low < threshold) {
-      m = static_cast<unsigned __int128>(rng()) * range;
-      low = static_cast<std::uint64_t>(m);
-    }
-  }
-  return static_cast<std::uint64_t>(m >> 64);
-}
-
-// Each epoch's order comes from (seed, epoch) alone, not from the previous epochs, so a run
-// can be replayed from any epoch. splitmix64 decorrelates neighbouring seeds.
-std::uint64_t epoch_seed(std::uint64_t seed, std::size_t epoch) {
-  std::uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (epoch + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 template <class T>
 bool fits(double v) {
   return std::isfinite(v) && std::fabs(v) <= static_cast<double>(std::numeric_limits<T>::max());
@@ -169,36 +142,76 @@ void diverge(TrainResult& result, std::size_t epoch, const std::string& what, do
                        "); try a smaller learning rate, or standardize the features");
 }
 
-// One run's weights and the buffers its loop reuses, allocated here, once per call: the
-// shuffled copy of the data (kernels want contiguous rows, and a gather per batch would also
-// be a copy, just a slower one), the permutation, steps, gradient and velocity. Inside the
-// loop the kernel's unchecked functions are called directly: everything was checked before.
+// The rows of a Dataset in this process: each epoch's EpochOrder copied into one buffer,
+// allocated once per run (kernels want contiguous rows, and a gather per batch would also be a
+// copy, just a slower one), every batch a view of it. The kernel's unchecked functions are
+// called directly: train() checked everything first.
+template <class T>
+class LocalRows final : public TrainRows<T> {
+ public:
+  LocalRows(const KernelFns<T>& fns, const Dataset<T>& data, const TrainOptions& o)
+      : fns_(fns),
+        data_(data),
+        exec_(o.exec),
+        seed_(o.seed),
+        order_(data.n, o.batch, data.d),
+        xs_(data.n * data.ld),
+        ys_(data.n),
+        shuffled_{xs_.data(), ys_.data(), data.n, data.d, data.ld} {}
+
+  const EpochOrder& order() const override { return order_; }
+  std::size_t features() const override { return data_.d; }
+  double loss(const T* w) override { return fns_.loss(data_.all(), w, exec_); }
+  void shuffle(std::size_t e) override {
+    order_.gather(seed_, e, 0, order_.strata(), data_.all(), xs_.data(), ys_.data(), scratch_);
+  }
+  void gradient(std::size_t t, const T* w, const T* h, double* g) override {
+    fns_.gradient(batch(t), w, h, g, exec_);
+  }
+  void analytic_gradient(std::size_t t, const T* w, double* g) override {
+    fns_.analytic_gradient(batch(t), w, g, exec_);
+  }
+  void data_steps(std::size_t t, const T* w, T* h) override {
+    const std::size_t d = data_.d;
+    make_steps<T>(StepPolicy{}, batch(t), {w, d}, {h, d}, exec_);
+  }
+
+ private:
+  BatchView<T> batch(std::size_t t) const {
+    const std::size_t r0 = t * order_.batch();
+    return shuffled_.rows_range(r0, r0 + order_.batch_rows(t));
+  }
+  const KernelFns<T>& fns_;
+  const Dataset<T>& data_;
+  const Exec exec_;
+  const std::uint64_t seed_;
+  const EpochOrder order_;
+  AlignedBuffer<T> xs_, ys_;
+  const BatchView<T> shuffled_;
+  std::vector<std::size_t> scratch_;
+};
+
+// One run's weights and the buffers its loop reuses (steps, gradient, velocity), over rows
+// that live in this process or several: the SGD itself, the same either way.
 template <class T>
 class Sgd {
  public:
-  Sgd(const KernelFns<T>& fns, bool analytic, const Dataset<T>& data, const TrainOptions& o)
-      : fns_(fns),
+  Sgd(TrainRows<T>& rows, bool analytic, const TrainOptions& o)
+      : rows_(rows),
         o_(o),
-        data_(data),
-        all_(data.all()),
         analytic_(analytic),
-        n_(data.n),
-        b_(std::min(o.batch, data.n)),
-        w_(initial_weights<T>(o, data.d)),
-        xs_(data.n * data.ld),
-        ys_(data.n),
-        shuffled_{xs_.data(), ys_.data(), data.n, data.d, data.ld},
-        order_(data.n),
-        h_(data.d, T(0)),
-        g_(data.d, 0.0),
-        v_(data.d, 0.0) {}
+        b_(rows.order().batch()),
+        w_(initial_weights<T>(o, rows.features())),
+        h_(w_.size(), T(0)),
+        g_(w_.size(), 0.0),
+        v_(w_.size(), 0.0) {}
 
-  std::size_t batches() const { return (n_ + b_ - 1) / b_; }
+  std::size_t batches() const { return rows_.order().batches(); }
   // The full-dataset loss at the current weights, and at w = 0 (what predicting nothing costs).
-  double loss() const { return fns_.loss(all_, w_.data(), o_.exec); }
-  double loss_at_zero() const {
+  double loss() { return rows_.loss(w_.data()); }
+  double loss_at_zero() {
     const std::vector<T> zeros(w_.size(), T(0));
-    return fns_.loss(all_, zeros.data(), o_.exec);
+    return rows_.loss(zeros.data());
   }
   std::vector<double> weights() const { return {w_.begin(), w_.end()}; }
 
@@ -206,10 +219,11 @@ class Sgd {
   // update. False when it stopped the run part-way, as `result` now says (a weight that left
   // T's range, a step that no longer moves the weights).
   bool epoch(std::size_t e, double lr, TrainResult& result) {
-    shuffle(e);
-    for (std::size_t r0 = 0; r0 < n_; r0 += b_) {
-      const std::size_t rows = std::min(b_, n_ - r0);
-      if (!gradient(shuffled_.rows_range(r0, r0 + rows), e, r0, result)) return false;
+    rows_.shuffle(e);
+    const EpochOrder& order = rows_.order();
+    for (std::size_t t = 0; t < order.batches(); ++t) {
+      const std::size_t r0 = t * b_, rows = order.batch_rows(t);
+      if (!gradient(t, e, r0, result)) return false;
       if (!update(rows, lr, e, r0, result)) return false;
       if (o_.on_batch) o_.on_batch(e + 1, r0 + rows);
     }
@@ -217,33 +231,25 @@ class Sgd {
   }
 
  private:
-  // Fisher-Yates from the identity, then one gather into the reused buffer.
-  void shuffle(std::size_t e) {
-    std::iota(order_.begin(), order_.end(), std::size_t{0});
-    std::mt19937_64 rng(epoch_seed(o_.seed, e));
-    for (std::size_t i = n_ - 1; i > 0; --i) std::swap(order_[i], order_[bounded(rng, i + 1)]);
-    const std::size_t d = data_.d, ld = data_.ld;
-    for (std::size_t i = 0; i < n_; ++i) {
-      std::memcpy(xs_.data() + i * ld, data_.x.data() + order_[i] * ld, d * sizeof(T));
-      ys_[i] = data_.y[order_[i]];
-    }
-  }
-
-  // g for the batch: the analytic gradient, or the central difference. Steps are refreshed
-  // once per epoch, on its first batch: the data-aware step costs a pass over the batch in
-  // double, which per batch would cost more than a fast residual kernel itself. Its optimum
-  // is broad (a step k times off raises the rounding error by (k + 1/k) / 2), so a step from
-  // the epoch's start stays within a small factor of the best while the loss falls within
-  // the epoch, far below the sampling noise of SGD. When w has moved so far that a step no
-  // longer changes w_j in T, the steps are recomputed on the spot. A fixed step cannot be: at
-  // the initial weights that is a bad option, later the run stops there, keeping what it has.
-  bool gradient(const BatchView<T>& batch, std::size_t e, std::size_t r0, TrainResult& result) {
+  // g for batch t (at row r0 of epoch e): the analytic gradient, or the central difference.
+  // Steps are refreshed once per epoch, on its first batch: the data-aware step costs a pass
+  // over the batch in double, which per batch would cost more than a fast residual kernel
+  // itself. Its optimum is broad (a step k times off raises the rounding error by
+  // (k + 1/k) / 2), so a step from the epoch's start stays within a small factor of the best
+  // while the loss falls within the epoch, far below the sampling noise of SGD. When w has
+  // moved so far that a step no longer changes w_j in T, the steps are recomputed on the spot.
+  // A fixed step cannot be: at the initial weights that is a bad option, later the run stops
+  // there, keeping what it has.
+  bool gradient(std::size_t t, std::size_t e, std::size_t r0, TrainResult& result) {
     if (analytic_) {
-      fns_.analytic_gradient(batch, w_.data(), g_.data(), o_.exec);
+      rows_.analytic_gradient(t, w_.data(), g_.data());
       return true;
     }
     if (r0 == 0 || !steps_move(w_, h_)) {
-      make_steps<T>(o_.step, batch, w_, h_);
+      if (o_.step.rule == StepRule::data)
+        rows_.data_steps(t, w_.data(), h_.data());
+      else
+        rule_steps<T>(o_.step, w_, h_);
       if (!steps_move(w_, h_)) {
         const std::string what =
             cat("step=", to_string(o_.step), ": does not move every weight in ", name(dtype_of<T>));
@@ -255,7 +261,7 @@ class Sgd {
         return false;
       }
     }
-    fns_.gradient(batch, w_.data(), h_.data(), g_.data(), o_.exec);
+    rows_.gradient(t, w_.data(), h_.data(), g_.data());
     return true;
   }
 
@@ -277,16 +283,11 @@ class Sgd {
     return true;
   }
 
-  const KernelFns<T>& fns_;
+  TrainRows<T>& rows_;
   const TrainOptions& o_;
-  const Dataset<T>& data_;
-  const BatchView<T> all_;
   const bool analytic_;
-  const std::size_t n_, b_;
+  const std::size_t b_;
   std::vector<T> w_;
-  AlignedBuffer<T> xs_, ys_;
-  const BatchView<T> shuffled_;
-  std::vector<std::size_t> order_;
   std::vector<T> h_;
   std::vector<double> g_, v_;
 };
@@ -339,15 +340,15 @@ void validate(const TrainOptions& o) {
       fail("initial_weights[", j, "]=", o.initial_weights[j], " is not finite");
 }
 
-// Check -> start (the initial loss, the divergence reference) -> epochs (each: shuffle and
-// batches, report, judge) -> the weights.
+namespace {
+
+// Start (the initial loss, the divergence reference) -> epochs (each: shuffle and batches,
+// report, judge) -> the weights.
 template <class T>
-TrainResult train(const Kernel& k, const Dataset<T>& data, const TrainOptions& o,
-                  const std::function<void(const EpochReport&)>& on_epoch) {
-  validate(o);
-  const KernelFns<T>& fns = checked_functions<T>(k);
-  check_data(data);
-  Sgd<T> sgd(fns, o.use_analytic || k.algorithm == Algorithm::analytic, data, o);
+TrainResult run(const Kernel& k, TrainRows<T>& rows, const TrainOptions& o,
+                const std::function<void(const EpochReport&)>& on_epoch) {
+  const std::size_t n = rows.order().rows();
+  Sgd<T> sgd(rows, o.use_analytic || k.algorithm == Algorithm::analytic, o);
 
   TrainResult result;
   result.initial_loss = result.final_loss = sgd.loss();
@@ -373,7 +374,7 @@ TrainResult train(const Kernel& k, const Dataset<T>& data, const TrainOptions& o
     rep.loss = sgd.loss();
     rep.lr = lr;
     rep.seconds = seconds;
-    rep.rows_per_second = seconds > 0 ? static_cast<double>(data.n) / seconds : 0.0;
+    rep.rows_per_second = seconds > 0 ? static_cast<double>(n) / seconds : 0.0;
     rep.batches = sgd.batches();
     result.history.push_back(rep);
     result.final_loss = rep.loss;
@@ -388,8 +389,34 @@ TrainResult train(const Kernel& k, const Dataset<T>& data, const TrainOptions& o
   return result;
 }
 
+}  // namespace
+
+// Check -> run.
+template <class T>
+TrainResult train(const Kernel& k, const Dataset<T>& data, const TrainOptions& o,
+                  const std::function<void(const EpochReport&)>& on_epoch) {
+  validate(o);
+  const KernelFns<T>& fns = checked_functions<T>(k);
+  check_data(data);
+  LocalRows<T> rows(fns, data, o);
+  return run(k, rows, o, on_epoch);
+}
+
+template <class T>
+TrainResult train(const Kernel& k, TrainRows<T>& rows, const TrainOptions& o,
+                  const std::function<void(const EpochReport&)>& on_epoch) {
+  validate(o);
+  checked_functions<T>(k);
+  const EpochOrder& order = rows.order();
+  if (order.batch() != std::min(o.batch, order.rows()))
+    fail("rows: ordered in batches of ", order.batch(), ", options.batch=", o.batch);
+  return run(k, rows, o, on_epoch);
+}
+
 #define NUMGRAD_INSTANTIATE_TRAIN(T)                                                   \
   template TrainResult train<T>(const Kernel&, const Dataset<T>&, const TrainOptions&, \
+                                const std::function<void(const EpochReport&)>&);       \
+  template TrainResult train<T>(const Kernel&, TrainRows<T>&, const TrainOptions&,     \
                                 const std::function<void(const EpochReport&)>&);
 NUMGRAD_INSTANTIATE_TRAIN(float)
 NUMGRAD_INSTANTIATE_TRAIN(double)

@@ -36,4 +36,15 @@ template <class T>
 void make_steps(const StepPolicy& policy, const BatchView<T>& batch, std::span<const T> w,
                 std::span<T> h, Exec exec = {});
 
+// The steps of the rules that look at w only (fixed, relative), as make_steps gives them;
+// throws std::invalid_argument for the data rule, which needs the batch.
+template <class T>
+void rule_steps(const StepPolicy& policy, std::span<const T> w, std::span<T> h);
+
+// The kernel whose passes compute the data rule's steps in make_steps: tbb.samples over the
+// widest SIMD family this CPU runs, accumulating in f64 (f32acc64 for f32 data). Its
+// chunk_sums give the same steps for a batch split between processes (numgrad/chunks.hpp).
+template <class T>
+const Kernel& data_steps_kernel();
+
 }  // namespace numgrad
