@@ -19,6 +19,7 @@
 #include "numgrad/data.hpp"
 #include "numgrad/kernel.hpp"
 #include "numgrad/step.hpp"
+#include "numgrad/train.hpp"
 
 namespace numgrad::cli {
 
@@ -246,6 +247,35 @@ int kernel_threads(const Kernel& k, Exec exec);
 // numgrad::kMaxThreads, checked before it is narrowed to int so that no value wraps into a
 // valid count (4294967297 is not 1). Throws UsageError "option --threads=TEXT: ...".
 int threads_option(const Options& opts);
+
+// --- Under mpirun ----------------------------------------------------------------------------
+// The ranks of an MPI job that `numgrad train` spreads its rows over (cli/mpi/ranks.cpp, built
+// with the MPI layer). ranks() is null when the tool runs as one process.
+class Ranks {
+ public:
+  virtual ~Ranks() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // Runs step here; when it threw on any rank, every rank throws that rank's message, so no
+  // rank is left waiting for one that gave up.
+  virtual void agree(const std::function<void()>& step) = 0;
+  // Rank 0's dataset (null on the others) sent out by rows and trained on by every rank:
+  // numgrad::mpi::train, the same weights as train() in one process.
+  using OnEpoch = std::function<void(const EpochReport&)>;
+  virtual TrainResult train(const Kernel& k, const Dataset<float>* data, const TrainOptions& o,
+                            const OnEpoch& on_epoch) = 0;
+  virtual TrainResult train(const Kernel& k, const Dataset<double>* data, const TrainOptions& o,
+                            const OnEpoch& on_epoch) = 0;
+};
+Ranks* ranks();
+void set_ranks(Ranks* r);
+// main()'s body: the command, with every exception turned into one "numgrad: ..." line on
+// stderr and exit status 2.
+int guarded_main(int argc, char** argv);
+// Under an MPI launcher (cli/mpi/ranks.cpp): MPI around guarded_main, ranks() set, and the
+// output of every rank but 0 discarded, so the job prints what one process would.
+bool mpi_launched();
+int mpi_main(int argc, char** argv);
 
 // --- Subcommands ---------------------------------------------------------------------------
 // Each takes the arguments after the subcommand name (argv[0] is the subcommand).

@@ -141,9 +141,19 @@ int run_main(int argc, char** argv) {
     return kExitOk;
   }
   // Bad NUMGRAD_ISA / NUMGRAD_THREADS values surface here, before any output, rather than
-  // halfway through a table.
-  (void)best_isa();
-  (void)default_thread_count();
+  // halfway through a table; under mpirun they may be bad on one node only.
+  const auto preflight = [] {
+    (void)best_isa();
+    (void)default_thread_count();
+  };
+  if (ranks() == nullptr) {
+    preflight();
+  } else {
+    if (command != "train")
+      throw UsageError("under an MPI launcher only 'train' runs distributed; run '" +
+                       std::string(command) + "' as one process");
+    ranks()->agree(preflight);
+  }
   for (const Subcommand& s : kSubcommands)
     if (s.name == command) return s.run(argc - 1, argv + 1);
   std::string names;
@@ -165,12 +175,22 @@ void check_stdout() {
                      (!flushed && err != 0 ? std::string(": ") + std::strerror(err) : ""));
 }
 
-}  // namespace numgrad::cli
+namespace {
+Ranks* g_ranks = nullptr;
+}  // namespace
 
-int main(int argc, char** argv) {
+Ranks* ranks() {
+  return g_ranks;
+}
+
+void set_ranks(Ranks* r) {
+  g_ranks = r;
+}
+
+int guarded_main(int argc, char** argv) {
   try {
-    const int status = numgrad::cli::run_main(argc, argv);
-    numgrad::cli::check_stdout();
+    const int status = run_main(argc, argv);
+    check_stdout();
     return status;
   } catch (const std::bad_alloc&) {
     std::cerr << "numgrad: out of memory (is the problem too large?)\n";
@@ -184,4 +204,13 @@ int main(int argc, char** argv) {
     std::cerr << "numgrad: unexpected error\n";
   }
   return numgrad::cli::kExitUsage;
+}
+
+}  // namespace numgrad::cli
+
+int main(int argc, char** argv) {
+#ifdef NUMGRAD_WITH_MPI
+  if (numgrad::cli::mpi_launched()) return numgrad::cli::mpi_main(argc, argv);
+#endif
+  return numgrad::cli::guarded_main(argc, argv);
 }

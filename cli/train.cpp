@@ -63,7 +63,7 @@ struct Settings {
   std::size_t print_every = 0;
 };
 
-Settings settings(const Options& opts) {
+Settings parse_settings(const Options& opts) {
   Settings s;
   s.data = data_spec(opts, {.source_required = true, .seed_shuffles = true});
 
@@ -193,6 +193,9 @@ void print_setup(const Kernel& k, const Settings& s, const Dataset<T>& data) {
             << "), threads "
             << (k.axis == Axis::serial ? std::string("1 (serial kernel)")
                                        : std::to_string(resolved_threads(o.exec)))
+            << (ranks() != nullptr ? " per rank, " + std::to_string(ranks()->size()) +
+                                         " MPI ranks (rows sharded; the same weights as one)"
+                                   : std::string())
             << "\n";
   std::cout << "sgd: batch " << b << " (" << batches << " per epoch"
             << (last != b ? ", the last of " + std::to_string(last) + " rows" : std::string())
@@ -224,12 +227,14 @@ Fit run_epochs(const Kernel& k, const Settings& s, const Dataset<T>& data) {
   std::size_t printed = 0;
   const auto t0 = std::chrono::steady_clock::now();
   Fit fit;
-  fit.result = train(k, data, opts, [&](const EpochReport& e) {
+  const Ranks::OnEpoch on_epoch = [&](const EpochReport& e) {
     if (e.epoch == 1 || e.epoch % every == 0 || e.epoch == e.epochs) {
       print_epoch(e);
       printed = e.epoch;
     }
-  });
+  };
+  fit.result = ranks() != nullptr ? ranks()->train(k, &data, opts, on_epoch)
+                                  : train(k, data, opts, on_epoch);
   bar.clear();
   const std::vector<EpochReport>& history = fit.result.history;
   if (!history.empty() && printed != history.back().epoch) print_epoch(history.back());
@@ -371,9 +376,22 @@ void write_json(std::ostream& out, const Kernel& k, const Settings& s, const Dat
 
 // Load -> train -> summarise -> write. A diverged or stalled run ends after training, with
 // exit 1 and no --out file.
+// Under mpirun rank 0 loads the data, prints and writes what one process would; every rank
+// trains on its share of the rows.
 template <class T>
 int run(const Kernel& k, const Settings& s) {
-  const LoadedData<T> loaded = make_dataset<T>(s.data);
+  Ranks* const r = ranks();
+  std::optional<LoadedData<T>> read;
+  const auto load = [&] {
+    if (r == nullptr || r->rank() == 0) read.emplace(make_dataset<T>(s.data));
+  };
+  r != nullptr ? r->agree(load) : load();
+  if (!read) {
+    const TrainResult result = r->train(k, static_cast<const Dataset<T>*>(nullptr), s.train, {});
+    return result.stop == StopReason::diverged || result.stop == StopReason::stalled ? kExitFailed
+                                                                                     : kExitOk;
+  }
+  const LoadedData<T>& loaded = *read;
   const Dataset<T>& data = loaded.data;
   print_setup(k, s, data);
 
@@ -415,8 +433,15 @@ int cmd_train(int argc, char** argv) {
         sp);
     return kExitOk;
   }
-  const Settings s = settings(opts);
-  const Kernel& k = kernel_by_id(s.kernel_id);
+  // Under mpirun a node may lack the kernel's ISA, or read its environment differently.
+  Settings s;
+  const Kernel* kernel = nullptr;
+  const auto parse = [&] {
+    s = parse_settings(opts);
+    kernel = &kernel_by_id(s.kernel_id);
+  };
+  ranks() != nullptr ? ranks()->agree(parse) : parse();
+  const Kernel& k = *kernel;
   return k.elem == DType::f32 ? run<float>(k, s) : run<double>(k, s);
 }
 

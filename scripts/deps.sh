@@ -22,9 +22,10 @@ numgrad_require_packages() {
   fi
 }
 
-# What building and testing needs (python3: the tests run scripts/compare.py).
+# What building and testing needs (python3: the tests run scripts/compare.py; Open MPI: the
+# MPI layer, its tests under mpirun and scripts/bench-mpi.sh).
 NUMGRAD_BUILD_PACKAGES=(g++ cmake make python3 libgtest-dev libbenchmark-dev libtbb-dev libxsimd-dev
-  xtl-dev libeigen3-dev libopenblas-dev)
+  xtl-dev libeigen3-dev libopenblas-dev openmpi-bin libopenmpi-dev)
 
 # What scripts/bench.sh needs beyond the build: numpy and matplotlib for /usr/bin/python3
 # (the report and its plots; docs/design.md §5: the pyenv python3 cannot see these).

@@ -70,6 +70,12 @@ BatchView<T> Dataset<T>::batch(std::size_t start, std::size_t b) const {
 
 template <class T>
 Dataset<T> make_synthetic(const SyntheticSpec& spec, std::vector<double>* w_star) {
+  return make_synthetic_rows<T>(spec, 0, spec.n, w_star);
+}
+
+template <class T>
+Dataset<T> make_synthetic_rows(const SyntheticSpec& spec, std::size_t first, std::size_t count,
+                               std::vector<double>* w_star) {
   const std::size_t n = spec.n, d = spec.d;
   if (n == 0) fail("make_synthetic: n=0 (need at least one row)");
   if (d == 0) fail("make_synthetic: d=0 (need at least one feature)");
@@ -90,13 +96,15 @@ Dataset<T> make_synthetic(const SyntheticSpec& spec, std::vector<double>* w_star
   if (n > std::numeric_limits<std::size_t>::max() / ld) {
     fail("make_synthetic: n=", n, " times ld=", ld, " overflows size_t");
   }
+  if (first > n || count > n - first)
+    fail("make_synthetic: rows [", first, ", ", first, " + ", count, ") leave n=", n);
 
   Dataset<T> data;
-  data.n = n;
+  data.n = count;
   data.d = d;
   data.ld = ld;
-  data.x = AlignedBuffer<T>(n * ld);
-  data.y = AlignedBuffer<T>(n);
+  data.x = AlignedBuffer<T>(count * ld);
+  data.y = AlignedBuffer<T>(count);
   data.feature_names.reserve(d);
   for (std::size_t k = 0; k < d; ++k) {
     // Appending rather than "x" + to_string(k) sidesteps a GCC 12 -Wrestrict false positive.
@@ -112,8 +120,11 @@ Dataset<T> make_synthetic(const SyntheticSpec& spec, std::vector<double>* w_star
   std::vector<double> w(d);
   for (double& v : w) v = normal(rng);
 
-  for (std::size_t i = 0; i < n; ++i) {
-    T* row = data.x.data() + i * ld;
+  // Rows before `first` are drawn and dropped: the engine's stream is sequential, so a row is
+  // the same values whichever range holds it (costs first * d draws, no memory).
+  std::vector<T> dropped(first > 0 ? ld : 0);
+  for (std::size_t i = 0; i < first + count; ++i) {
+    T* row = i < first ? dropped.data() : data.x.data() + (i - first) * ld;
     double yi = 0;
     for (std::size_t k = 0; k < d; ++k) {
       double v = spec.dist == Distribution::normal ? normal(rng) : uniform(rng);
@@ -129,7 +140,7 @@ Dataset<T> make_synthetic(const SyntheticSpec& spec, std::vector<double>* w_star
     }
     if (spec.noise > 0) yi += spec.noise * normal(rng);
     if (!fits<T>(yi)) fail("make_synthetic: y[", i, "]=", yi, " overflows ", name(dtype_of<T>));
-    data.y[i] = static_cast<T>(yi);
+    if (i >= first) data.y[i - first] = static_cast<T>(yi);
   }
   if (w_star != nullptr) *w_star = std::move(w);
   return data;
@@ -277,11 +288,13 @@ std::vector<double> unstandardize_weights(const std::vector<double>& w, const St
   return out;
 }
 
-#define NUMGRAD_INSTANTIATE_DATA(T)                                                  \
-  template class AlignedBuffer<T>;                                                   \
-  template struct Dataset<T>;                                                        \
-  template Dataset<T> make_synthetic<T>(const SyntheticSpec&, std::vector<double>*); \
-  template Standardization standardize<T>(Dataset<T>&, bool);                        \
+#define NUMGRAD_INSTANTIATE_DATA(T)                                                          \
+  template class AlignedBuffer<T>;                                                           \
+  template struct Dataset<T>;                                                                \
+  template Dataset<T> make_synthetic<T>(const SyntheticSpec&, std::vector<double>*);         \
+  template Dataset<T> make_synthetic_rows<T>(const SyntheticSpec&, std::size_t, std::size_t, \
+                                             std::vector<double>*);                          \
+  template Standardization standardize<T>(Dataset<T>&, bool);                                \
   template Dataset<T> with_intercept<T>(const Dataset<T>&);
 
 NUMGRAD_INSTANTIATE_DATA(float)

@@ -64,6 +64,12 @@ struct SyntheticSpec {
 // negative or non-finite noise, or a column_scale of the wrong length.
 template <class T>
 Dataset<T> make_synthetic(const SyntheticSpec& spec, std::vector<double>* w_star = nullptr);
+// Rows [first, first + count) of make_synthetic(spec), bitwise, holding only those (count may
+// be 0): how a process makes its part of a dataset without the rest. Throws as make_synthetic
+// does, and for a range that leaves [0, n).
+template <class T>
+Dataset<T> make_synthetic_rows(const SyntheticSpec& spec, std::size_t first, std::size_t count,
+                               std::vector<double>* w_star = nullptr);
 
 // Lognormal column scales exp(sigma * N(0,1)): an ill-conditioned problem in one line.
 std::vector<double> lognormal_scales(std::size_t d, double sigma, std::uint64_t seed);
