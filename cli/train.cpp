@@ -193,8 +193,8 @@ void print_setup(const Kernel& k, const Settings& s, const Dataset<T>& data) {
             << "), threads "
             << (k.axis == Axis::serial ? std::string("1 (serial kernel)")
                                        : std::to_string(resolved_threads(o.exec)))
-            << (ranks() != nullptr ? " per rank, " + std::to_string(ranks()->size()) +
-                                         " MPI ranks (rows sharded; the same weights as one)"
+            << (ranks() != nullptr ? " per rank, MPI ranks " + std::to_string(ranks()->size()) +
+                                         " (rows sharded; the weights of one process)"
                                    : std::string())
             << "\n";
   std::cout << "sgd: batch " << b << " (" << batches << " per epoch"

@@ -89,6 +89,7 @@ def plot(rows, path):
                 label="%s, %s (%s)" % (family, scaling,
                                        "speedup" if scaling == "strong" else "efficiency"))
     ax.plot([1, top], [1, top], color="grey", linewidth=0.8, label="ideal strong speedup")
+    ax.set_xticks(range(1, top + 1))
     ax.set_xlabel("MPI ranks")
     ax.set_ylabel("t(1 rank) / t(P ranks)")
     ax.set_title("Distributed gradient: strong and weak scaling")

@@ -64,7 +64,7 @@ case $case_name in
           diff "$tmp/one.csv" "$tmp/ranks.csv" | head
           fail "$n ranks wrote other weights than one process: $setup"
         }
-        grep -q "$n MPI ranks" "$tmp/out" || fail "$n ranks: no 'MPI ranks' in the setup lines"
+        grep -q "MPI ranks $n " "$tmp/out" || fail "$n ranks: no 'MPI ranks $n' in the setup lines"
       done
       echo "ok: 1-4 ranks write one process's weights: $setup"
     done
