@@ -40,16 +40,10 @@ threads=${NUMGRAD_MPI_THREADS:-1}
 
 host=$(hostname -s 2>/dev/null || hostname)
 name=$host-$(date +%Y%m%d-%H%M%S)-mpi
-mkdir -p "$root/results"
-out=$(mktemp -d "$root/results/.$name.XXXX.partial")
-trap 'rm -rf "$out"' EXIT
-chmod "$(printf '%o' $((0777 & ~$(umask))))" "$out"
+. "$root/scripts/results_folder.sh"
+numgrad_results_open "$name"
 {
-  echo "date: $(date -Is)"
-  echo "host: $host"
-  echo "kernel: $(uname -srm)"
-  echo "cpu_model: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-  echo "cores: $(nproc)"
+  numgrad_machine_lines
   echo "mpi: $(mpirun --version 2>/dev/null | head -1)"
   echo "launcher: $mpirun_cmd"
   echo "threads_per_rank: $threads"
@@ -77,10 +71,4 @@ with open(os.path.join(folder, "results.json"), "w") as f:
     json.dump(merged, f, indent=1)
 PY
 "$py" "$root/scripts/report_mpi.py" "$out"
-final=$root/results/$name
-n=1
-while [ -e "$final" ]; do n=$((n + 1)); final=$root/results/$name-$n; done
-mv "$out" "$final"
-trap - EXIT
-echo
-echo "results: $final"
+numgrad_results_close

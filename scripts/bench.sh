@@ -54,29 +54,17 @@ bin=$build/bench/numgrad_bench
 
 host=$(hostname -s 2>/dev/null || hostname)
 name=$host-$(date +%Y%m%d-%H%M%S)
-mkdir -p "$root/results"
-# Two runs started in the same second get two folders: the partial folder is unique, and the
-# final name gets a suffix when taken.
-out=$(mktemp -d "$root/results/.$name.XXXX.partial")
-trap 'rm -rf "$out"' EXIT
-chmod "$(printf '%o' $((0777 & ~$(umask))))" "$out"  # mktemp makes it 0700
+. "$root/scripts/results_folder.sh"
+numgrad_results_open "$name"
 
 # Machine information the report header reads (key: value), beside what the binary records
-# in the JSON context (the machine model, noise, ISAs, library versions). aarch64 kernels print
-# no "model name": the core's implementer and part identify it there.
-cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-[ -n "$cpu_model" ] || cpu_model=$(awk -F': *' '/^CPU implementer/ && !i {i = $2}
-  /^CPU part/ && !p {p = $2} END {if (i != "") print "implementer " i " part " p}' /proc/cpuinfo)
+# in the JSON context (the machine model, noise, ISAs, library versions).
 case $(uname -m) in
   aarch64 | arm64) isa_flags="(neon64 kernel sources add no flag: NEON is the aarch64 baseline)" ;;
   *) isa_flags="(per-ISA kernel sources add -msse2 | -mavx2 -mfma | -mavx512f -mavx512dq -mavx512vl -mavx512bw)" ;;
 esac
 {
-  echo "date: $(date -Is)"
-  echo "host: $host"
-  echo "kernel: $(uname -srm)"
-  echo "cpu_model: $cpu_model"
-  echo "cores: $(nproc)"
+  numgrad_machine_lines
   echo "memory: $(free -h | awk '/^Mem:/ {print $2}')"
   echo "compiler: $(c++ --version | head -1)"
   echo "cmake_build_type: $(grep -m1 '^CMAKE_BUILD_TYPE:' "$build/CMakeCache.txt" | cut -d= -f2)"
@@ -104,11 +92,5 @@ if [ -n "$py" ] && [ -s "$out/results.json" ]; then
 else
   echo "numgrad: report skipped (no results.json or no Python with numpy+matplotlib)" >&2
 fi
-final=$root/results/$name
-n=1
-while [ -e "$final" ]; do n=$((n + 1)); final=$root/results/$name-$n; done
-mv "$out" "$final"
-trap - EXIT
-echo
-echo "results: $final"
+numgrad_results_close
 exit $rc
