@@ -429,7 +429,9 @@ int cmd_train(int argc, char** argv) {
         "buffer and walks it in contiguous batches; the full-dataset loss, time and\n"
         "rows/s are printed per epoch, then the closed-form least-squares loss that SGD\n"
         "should approach. Unscaled features make SGD diverge at any useful rate: use\n"
-        "--standardize --intercept. Exit status: 0 done, 1 diverged or stalled, 2 bad input.",
+        "--standardize --intercept. Exit status: 0 done, 1 diverged or stalled, 2 bad input.\n"
+        "Under mpirun (a build with MPI) the rows are sharded over the ranks, and the\n"
+        "weights are those of one process, bit for bit (docs/train.md).",
         sp);
     return kExitOk;
   }
