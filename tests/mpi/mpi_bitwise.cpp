@@ -60,8 +60,8 @@ struct Shape {
   std::size_t n, d;
   bool blackbox;  // 2d loss passes per chunk: only on the smaller shapes
 };
-// 16 chunks of 400 rows over d = 40 with a short last one (uneven over 3 ranks); 5 chunks at d =
-// 150 (past tbb.both's 128-column tiles); one chunk (every rank but rank 0 holds no rows).
+// 16 chunks of 416 rows at d = 40, the last short (uneven over 3 ranks); 7 chunks at d = 150
+// (past tbb.both's 128-column tiles); one chunk (ranks 1-3 hold no rows); 2 chunks at d = 30.
 const Shape kShapes[] = {{6390, 40, false}, {700, 150, false}, {60, 24, true}, {900, 30, true}};
 
 template <class T>
