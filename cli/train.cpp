@@ -351,6 +351,7 @@ void write_json(std::ostream& out, const Kernel& k, const Settings& s, const Dat
   j.value("target", data.target_name).value("kernel", k.id);
   j.value("gradient", analytic(k, o) ? std::string("analytic") : "central:" + to_string(o.step));
   j.value("threads", kernel_threads(k, o.exec));
+  j.value("ranks", ranks() != nullptr ? ranks()->size() : 1);
   j.value("standardized", s.data.standardize).value("intercept", s.data.intercept);
   j.value("batch", std::min(o.batch, data.n)).value("epochs", o.epochs).value("lr", o.lr);
   j.value("decay", o.decay).value("momentum", o.momentum);
