@@ -69,6 +69,10 @@ case $case_name in
       done
       echo "ok: 1-4 ranks write one process's weights: $setup"
     done
+    # The JSON output records the rank count.
+    ranks 3 "$bin" "${train[@]}" --n 300 --d 4 --out "$tmp/w.json" || fail "3 ranks, JSON out"
+    python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["ranks"] != 3)' \
+      "$tmp/w.json" || fail "the JSON's ranks is not 3"
     ;;
   bad_input_one_rank)
     # Only rank 2's environment is bad, as on one node of a cluster.
