@@ -86,7 +86,9 @@ void expect_minimum_over_random_coordinates() {
     const T window = fast_step(w, r2, col2, u_over_b, two_over_b, eps, tiny,
                                std::numeric_limits<T>::max_exponent - 3);
     ++(window != T(0) ? fast : searched);
-    if (window != T(0)) EXPECT_EQ(window, h) << "the window and finish_steps disagree";
+    if (window != T(0)) {
+      EXPECT_EQ(window, h) << "the window and finish_steps disagree";
+    }
     int e;
     ASSERT_EQ(std::frexp(h, &e), T(0.5)) << "h=" << h << " is not a power of two";
     // Admissible steps: from twice |w| eps (or twice T's smallest normal), rounded up to a power
