@@ -2,7 +2,7 @@
 // with the test that this CPU runs it: X(name, runs_here). Everything per ISA (the Isa enum and
 // its names, CPU detection and the NUMGRAD_ISA cap, the registry's simd/autovec/tbb families,
 // simd.auto's choice) expands from this one list. Adding an ISA: a line here, its flags in
-// lib/CMakeLists.txt, its units in lib/kernels/units/ (docs/design.md §7.2).
+// lib/CMakeLists.txt, its units in lib/kernels/units/ (docs/checklists.md §7.2).
 //
 // NUMGRAD_AUTOVEC_ISAS lists the ISAs that also have an autovec.<isa> unit: the scalar source
 // compiled with that ISA's flags. It exists only where those flags differ from the baseline the
