@@ -122,6 +122,12 @@ double midpoint_shift(T w, T h) {
   return -(static_cast<double>(sum_error(w, h)) + static_cast<double>(sum_error(w, T(-h)))) / 2;
 }
 
+// The predicted error of the central difference with step h (data_aware_step): the rounding
+// a / h + c h (inv_h = 1 / h, exact for a power of two) plus s |shift| of the midpoint.
+inline double step_error(double h, double inv_h, double shift, double a, double c, double s) {
+  return a * inv_h + c * h + s * std::abs(shift);
+}
+
 // 2^e, built from its bits where it is a normal double (a call of ldexp per candidate would
 // cost more than the candidate's arithmetic).
 inline double pow2(int e) {
@@ -181,7 +187,7 @@ int exact_exponent_limit(T w) {
 // rounding part alone: downwards a / h grows, and below the largest exponent with exact ends
 // (limit) every step is exact and only rounds more; upwards c h grows. So the step found is
 // the model's minimum, as a brute-force search over every power of two confirms
-// (tests/test_api.cpp). Every step is a power of two, so dividing by one is a multiply.
+// (tests/test_steps.cpp). Every step is a power of two, so dividing by one is a multiply.
 template <class T>
 T data_aware_step(T w, double r2, double col2, double u_over_b, double two_over_b, int elo,
                   int ehi) {
@@ -192,7 +198,7 @@ T data_aware_step(T w, double r2, double col2, double u_over_b, double two_over_
   const double a = u_over_b * r2, c = u_over_b * col2, s = two_over_b * col2;
   auto score = [&](int k) {
     const T h = static_cast<T>(pow2(k));
-    return a * pow2(-k) + c * static_cast<double>(h) + s * std::abs(midpoint_shift(w, h));
+    return step_error(static_cast<double>(h), pow2(-k), midpoint_shift(w, h), a, c, s);
   };
   int best_k = e;
   double best = score(e);
@@ -259,13 +265,11 @@ template <class T>
   for (const std::int64_t off : kOffsets) {
     std::int64_t k = e + off;
     const bool valid = (k >= elo) & (k <= ehi);
-    k = pick(k < -1022, std::int64_t{-1022},
-             k);  // keeps the bits of 2^k and 2^-k normal; invalid anyway
+    // Clamped so that the bits of 2^k and 2^-k stay normal (such a k is invalid anyway).
+    k = pick(k < -1022, std::int64_t{-1022}, k);
     const T h = static_cast<T>(pow2_bits(k));
-    const T sp = w + h, bp = sp - w, sm = w - h, bm = sm - w;  // TwoSum of w + h and w - h
-    const double shift = static_cast<double>((w - (sp - bp)) + (h - bp)) +
-                         static_cast<double>((w - (sm - bm)) + (-h - bm));
-    const double score = a * pow2_bits(-k) + c * static_cast<double>(h) + s * std::abs(shift / 2);
+    const double shift = midpoint_shift(w, h);
+    const double score = step_error(static_cast<double>(h), pow2_bits(-k), shift, a, c, s);
     const bool better = valid & (score < best);
     best = pick(better, score, best);
     best_k = pick(better, k, best_k);
