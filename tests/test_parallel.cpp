@@ -11,12 +11,15 @@
 //   so each thread count must give the integer-derived answer bitwise (test_exact.cpp covers
 //   the small shapes, which all run serially).
 // - Samples equals serial: tbb.samples.<inner> at any thread count gives <inner>'s bits.
+// - Prefetching the next chunk changes no bits.
 // - Thread-count errors: Exec::threads out of range, NUMGRAD_THREADS not a count.
 #include <bit>
 #include <cstdint>
 #include <cstdlib>
 #include <random>
 #include <stdexcept>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "kernel_test_util.hpp"
@@ -263,6 +266,58 @@ INSTANTIATE_TEST_SUITE_P(Registry, EqualsSerial,
                          })),
                          param_name);
 
+// Restores an environment variable when a test that sets it ends.
+struct EnvGuard {
+  std::string name, saved;
+  bool had;
+  explicit EnvGuard(std::string var) : name(std::move(var)), had(std::getenv(name.c_str())) {
+    if (had) saved = std::getenv(name.c_str());
+  }
+  ~EnvGuard() {
+    if (had)
+      setenv(name.c_str(), saved.c_str(), 1);
+    else
+      unsetenv(name.c_str());
+  }
+};
+
+// Prefetching the next row chunk (docs/design.md §4.4) runs from a batch of 32 MiB and must
+// change the timing only: every SIMD residual kernel that prefetches (serial, tbb.samples,
+// tbb.both) and that this CPU runs gives the same loss, gradient and analytic gradient with
+// it on and off (NUMGRAD_PREFETCH=0), on rows with a column tail, and leaves no stream
+// behind. It fails if a prefetch is ever allowed to reorder a sweep.
+TEST(Prefetch, ChangesNoBits) {
+  const Shape s{143360, 60, 60, 0, false};  // contiguous, just over the threshold
+  ASSERT_GE(s.b * s.d * sizeof(float), detail::kAheadMinBytes);
+  const Problem<float> p = make_problem<float>(s, 7);
+  EnvGuard guard{"NUMGRAD_PREFETCH"};
+  const std::vector<int> two = test_thread_counts({2});
+  for (const std::string& id : kernel_ids([](const Kernel& k) {
+         return k.algorithm == Algorithm::residual && k.elem == DType::f32 && k.acc == DType::f32 &&
+                k.is_supported() && !k.id.starts_with("simd.auto") &&
+                (k.id.starts_with("simd.") || k.id.starts_with("tbb.samples.simd.") ||
+                 k.id.starts_with("tbb.both.simd."));
+       })) {
+    const Kernel& k = find_kernel(id);
+    const int threads = k.axis == Axis::serial || two.empty() ? 1 : two.back();
+    unsetenv("NUMGRAD_PREFETCH");
+    const Result on = run_kernel<float>(k, p.data.all(), p.w, p.h, threads, true);
+    EXPECT_EQ(detail::tl_prefetch.next, detail::tl_prefetch.end) << id;
+    setenv("NUMGRAD_PREFETCH", "0", 1);
+    expect_same_bits(on, run_kernel<float>(k, p.data.all(), p.w, p.h, threads, true), id);
+  }
+  // Any other value is refused, naming the variable.
+  setenv("NUMGRAD_PREFETCH", "off", 1);
+  const Kernel& k = find_kernel("simd.auto.residual.f32");
+  std::vector<double> g(s.d);
+  try {
+    numgrad::gradient<float>(k, p.data.all(), p.w, p.h, g);
+    ADD_FAILURE() << "NUMGRAD_PREFETCH=off was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("NUMGRAD_PREFETCH='off'"), std::string::npos) << e.what();
+  }
+}
+
 // --- Thread counts --------------------------------------------------------------------------
 
 // A kernel whose loss splits rows, so that it resolves its thread count on kSplit[0].
@@ -282,23 +337,8 @@ TEST(Threads, ExecThreadsOutOfRangeIsInvalidArgument) {
   });
 }
 
-// Restores NUMGRAD_THREADS when a test that sets it ends.
-struct EnvGuard {
-  std::string saved;
-  bool had;
-  EnvGuard() : had(std::getenv("NUMGRAD_THREADS") != nullptr) {
-    if (had) saved = std::getenv("NUMGRAD_THREADS");
-  }
-  ~EnvGuard() {
-    if (had)
-      setenv("NUMGRAD_THREADS", saved.c_str(), 1);
-    else
-      unsetenv("NUMGRAD_THREADS");
-  }
-};
-
 TEST(Threads, DefaultFollowsNumgradThreads) {
-  EnvGuard guard;
+  EnvGuard guard{"NUMGRAD_THREADS"};
   unsetenv("NUMGRAD_THREADS");
   EXPECT_GE(default_threads(), 1);
   setenv("NUMGRAD_THREADS", "3", 1);
@@ -308,7 +348,7 @@ TEST(Threads, DefaultFollowsNumgradThreads) {
 }
 
 TEST(Threads, InvalidNumgradThreadsNamesTheVariable) {
-  EnvGuard guard;
+  EnvGuard guard{"NUMGRAD_THREADS"};
   for (const char* bad : {"0", "-2", "two", "4x", "1025"}) {
     setenv("NUMGRAD_THREADS", bad, 1);
     try {

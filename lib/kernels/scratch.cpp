@@ -3,8 +3,11 @@
 #include "scratch.hpp"
 
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
+#include <stdexcept>
+#include <string>
 
 namespace numgrad::detail {
 namespace {
@@ -33,6 +36,15 @@ void* scratch_bytes(unsigned slot, std::size_t bytes) {
     b.bytes = want;
   }
   return b.p.get();
+}
+
+thread_local constinit PrefetchStream tl_prefetch{};
+
+bool prefetch_enabled() {
+  const char* v = std::getenv("NUMGRAD_PREFETCH");
+  if (v == nullptr || *v == '\0' || std::strcmp(v, "1") == 0) return true;
+  if (std::strcmp(v, "0") == 0) return false;
+  throw std::invalid_argument("NUMGRAD_PREFETCH='" + std::string(v) + "' is not 0 or 1");
 }
 
 }  // namespace numgrad::detail

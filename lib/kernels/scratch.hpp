@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace numgrad::detail {
 
@@ -20,5 +21,21 @@ enum ScratchSlot : unsigned {
 // this thread. Not inline and not a template, so that ISA-flagged translation units never
 // instantiate it (docs/design.md §5, ODR).
 void* scratch_bytes(unsigned slot, std::size_t bytes);
+
+// The calling thread's prefetch stream (tiled.hpp prefetch_ahead): the addresses [next, end)
+// of the row chunk it computes next, which the SIMD passes over the current chunk request a
+// few lines at a time. Empty (next == end, as zero-initialised) outside those passes. One
+// object per thread shared by every unit: the baseline units' tiles (parallel_families.cpp)
+// set it and the ISA units' passes consume it, so it cannot live in an unnamed namespace. A
+// trivial type with constinit, so that every access is a plain thread-local load, no wrapper
+// call, and no unit emits a constructor.
+struct PrefetchStream {
+  std::uintptr_t next, end;
+  std::size_t credit;  // bytes earned and not yet requested
+};
+extern thread_local constinit PrefetchStream tl_prefetch;
+// False when NUMGRAD_PREFETCH is 0, true when it is unset, empty or 1; anything else throws
+// std::invalid_argument naming it. Read on every call, so that one process can compare both.
+bool prefetch_enabled();
 
 }  // namespace numgrad::detail

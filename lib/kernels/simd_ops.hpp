@@ -268,8 +268,18 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
   }
 
   static void residuals(const BatchView<T>& B, const T* w, Acc* out) {
-    residual_blocks(B, w,
-                    [&](std::size_t i0, std::size_t n, const V& r) { store_acc(r, out + i0, n); });
+    auto store = [&](std::size_t i0, std::size_t n, const V& r) { store_acc(r, out + i0, n); };
+    if (tl_prefetch.next == tl_prefetch.end) return residual_blocks(B, w, store);
+    // The next chunk's share of this pass (tiled.hpp prefetch_ahead), from a local copy that
+    // the loop keeps in registers. A separate instantiation, so that without a stream the
+    // pass is the one it always was.
+    PrefetchStream ahead = tl_prefetch;
+    const std::size_t ahead_bytes = B.d * sizeof(T) * kAheadResidualPct / 100;
+    residual_blocks(B, w, [&](std::size_t i0, std::size_t n, const V& r) {
+      store(i0, n, r);
+      prefetch_ahead(ahead, n * ahead_bytes);
+    });
+    tl_prefetch = ahead;
   }
 
   // One pass for the data-aware steps: r, the columns' sums of squares and sum_i r_i^2.
@@ -354,7 +364,7 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
   // sets of accumulators so that K * G * S >= kChains chains are in flight: a few columns
   // (short rows) get many row sets, many columns need none. Set 0 starts from the sums of
   // earlier row blocks; the sets are joined pairwise at the end.
-  template <class P, std::size_t G, bool kTail>
+  template <class P, std::size_t G, bool kTail, bool kAhead>
   static void sweep_tile(const BatchView<T>& B, const Acc* r, std::size_t i0, std::size_t i1,
                          std::size_t c, const Sweep& sw, const P& p, Acc* const* out) {
     constexpr std::size_t K = P::kAcc, S = ceil_div(kChains, K * G);
@@ -367,7 +377,12 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
         acc[0][g][k] = kTail && g == G - 1 ? load_acc_tail(o, sw.tail) : V::load_unaligned(o);
         for (std::size_t s = 1; s < S; ++s) acc[s][g][k] = zero();
       }
-    auto row = [&](std::size_t i, V(&a)[G][K]) {
+    // kAhead: the next chunk's share of this tile (prefetch_ahead) per group of S rows, from
+    // a local copy kept in registers, outside the row function, which must stay inlined.
+    PrefetchStream ahead{};
+    constexpr std::size_t kAheadBytes = S * G * W * sizeof(T) * (100 - kAheadResidualPct) / 100;
+    if constexpr (kAhead) ahead = tl_prefetch;
+    auto row = [&](std::size_t i, V(&a)[G][K]) __attribute__((always_inline)) {
       const T* x = B.row(i) + c;
       const V ri(r[i]);
       for (std::size_t g = 0; g < G; ++g) {
@@ -377,8 +392,10 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
       }
     };
     std::size_t i = i0;
-    for (; i + S <= i1; i += S)
+    for (; i + S <= i1; i += S) {
       for (std::size_t s = 0; s < S; ++s) row(i + s, acc[s]);
+      if constexpr (kAhead) prefetch_ahead(ahead, kAheadBytes);
+    }
     for (std::size_t s = 0; s + 1 < S; ++s)
       if (i + s < i1) row(i + s, acc[s]);
     for (std::size_t step = 1; step < S; step *= 2)
@@ -388,6 +405,7 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
     for (std::size_t g = 0; g < G; ++g)
       for (std::size_t k = 0; k < K; ++k)
         store_acc(acc[0][g][k], out[k] + c + g * W, kTail && g == G - 1 ? sw.tail : W);
+    if constexpr (kAhead) tl_prefetch = ahead;
   }
 
   // Picks the instantiation for a tile of g vectors (1 <= g <= kMaxVectors).
@@ -397,10 +415,17 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
                        Acc* const* out) {
     if constexpr (G > 1)
       if (g < G) return run_tile<P, G - 1>(g, tail, B, r, i0, i1, c, sw, p, out);
+    // With a prefetch stream (tiled.hpp; never for the steps' square sums) its own
+    // instantiation, so that the sweep without one has no trace of it.
+    if constexpr (!std::is_same_v<P, SquareRow>)
+      if (tl_prefetch.next < tl_prefetch.end) {
+        if (tail) return sweep_tile<P, G, true, true>(B, r, i0, i1, c, sw, p, out);
+        return sweep_tile<P, G, false, true>(B, r, i0, i1, c, sw, p, out);
+      }
     if (tail)
-      sweep_tile<P, G, true>(B, r, i0, i1, c, sw, p, out);
+      sweep_tile<P, G, true, false>(B, r, i0, i1, c, sw, p, out);
     else
-      sweep_tile<P, G, false>(B, r, i0, i1, c, sw, p, out);
+      sweep_tile<P, G, false, false>(B, r, i0, i1, c, sw, p, out);
   }
 
   // Lane l of the swizzle takes lane M * (W / D) + l / D: r of the row that x lane l is in.

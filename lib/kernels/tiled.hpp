@@ -12,6 +12,7 @@
 
 #include "compose.hpp"
 #include "numgrad/chunks.hpp"
+#include "scratch.hpp"
 
 namespace numgrad::detail {
 namespace {
@@ -25,6 +26,40 @@ constexpr std::size_t kChunkElems = std::size_t{1} << 14;
 // the partial arrays (2 x chunks x d accumulators) stay small.
 constexpr std::size_t kRowUnit = 16;
 constexpr std::size_t kMaxChunks = 256;
+// Prefetching the next chunk (tiles below). A chunk's residual pass streams it from memory
+// and its column sweep then computes from cache with the memory bus idle, so a gradient from
+// memory costs its loss plus the sweep: 1.4-1.9x the loss on the Zen 4 VM (f32 and f64,
+// d = 16..256, 256 MiB). So while a thread computes chunk k it requests chunk k+1 of its range
+// in step with its work: kAheadResidualPct of the bytes during the residual pass, the rest
+// during the sweep, so that the transfer spreads over the whole chunk instead of stalling one
+// pass. There a quarter did best at every shape (e.g. f64 d = 64 1.35 -> 1.20x, f32 d = 256
+// 1.72 -> 1.55x); the sweep alone, a half, or two chunks ahead were slower at some shapes, and
+// the locality hint made no difference. In cache the requests only cost (+5-25% at 1 MiB,
+// +0-13% at 8 MiB, in its L3), hence kAheadMinBytes: from 32 MiB, past that VM's 32 MiB L3,
+// they paid; a machine with a larger cache pays their cost up to its size. They change the
+// timing, never a result; NUMGRAD_PREFETCH=0 turns them off to compare (the grad_noprefetch
+// benchmarks, README "From memory").
+// Contiguous batches only (ld == d), the layout of every batch numgrad itself makes.
+// At 256 MiB a chunk is 1 MiB (at most kMaxChunks), as large as that L2, so part of each sweep
+// comes from L3 while the next chunk arrives.
+constexpr std::size_t kAheadResidualPct = 25;
+constexpr std::size_t kAheadMinBytes = std::size_t{32} << 20;
+inline void prefetch_ahead(PrefetchStream& s, std::size_t bytes) {
+  s.credit += bytes;
+  for (; s.credit >= 64 && s.next < s.end; s.next += 64, s.credit -= 64)
+    __builtin_prefetch(reinterpret_cast<const void*>(s.next), 0, 2);
+}
+// Points the stream at the lines of `rows`, a chunk of a contiguous batch (ld == d: the
+// passes earn their credit by the row's d elements). Integer addresses from the first line
+// down, so that no pointer is formed past the batch.
+template <class T>
+void prefetch_chunk(PrefetchStream& s, const BatchView<T>& rows) {
+  const std::uintptr_t first = reinterpret_cast<std::uintptr_t>(rows.x);
+  s.next = first & ~std::uintptr_t{63};
+  s.end = first + rows.rows * rows.d * sizeof(T);
+  s.credit = 0;
+}
+
 // Coordinates per block: 16 keeps every block's sums on their own 64-byte lines (the inner
 // kernels accumulate into them in place, so neighbouring tasks must not share a line).
 constexpr std::size_t kColUnit = 16;
@@ -401,12 +436,18 @@ struct Tiled {
   static void tiles(const Ex& ex, const RowChunks& rc, const ColBlocks& cb, const BatchView<T>& B,
                     const T* w, Acc* r, const Sums& sums) {
     if (cb.count == 1) {
+      const bool ahead_on =
+          B.ld == B.d && B.rows * B.d * sizeof(T) >= kAheadMinBytes && prefetch_enabled();
       ex(rc.count, [&](std::size_t lo, std::size_t hi) {
         for (std::size_t k = lo; k < hi; ++k) {
           const BatchView<T> rows = rc.chunk(B, k);
           Acc* rk = r + rc.first(k);
+          // Set and cleared around passes that neither throw nor wait, so no other task runs
+          // on this thread in between and no later call sees a stale stream.
+          if (ahead_on && k + 1 < hi) prefetch_chunk(tl_prefetch, rc.chunk(B, k + 1));
           Ops::residuals(rows, w, rk);
           sums(rows, rk, k, 0, B.d);
+          if (ahead_on) tl_prefetch = {};
         }
       });
       return;
