@@ -206,10 +206,12 @@ void clear_benchmarks();
 
 // --- Kernel benchmarks (bench_kernels.cpp) ----------------------------------------------------
 
-enum class Family { loss, grad, grad_auto, loss_cold, grad_cold, epoch };
+enum class Family { loss, grad, grad_auto, grad_noprefetch, loss_cold, grad_cold, epoch };
 Op grad_op(const Kernel& k);
 // Registers family/id/N:n/b:b/d:d/threads:t for kernel k. grad_auto times gradient_auto (the
-// data-aware steps chosen in the call, then the gradient). Hot families (loss, grad, grad_auto) use
+// data-aware steps chosen in the call, then the gradient); grad_noprefetch the gradient with
+// NUMGRAD_PREFETCH=0 (no prefetching of the next row chunk: docs/design.md §4.4), beside grad
+// in the same run. Hot families (loss, grad, grad_auto, grad_noprefetch) use
 // the batch as the whole dataset (n = b); cold ones rotate over cold_buffer_bytes(); an epoch walks
 // n rows in batches of b. The name is the identity: a shape in two sweeps is registered once.
 void add_kernel(Family fam, const Kernel& k, std::size_t b, std::size_t d, int threads,

@@ -1,8 +1,11 @@
-// The kernel benchmarks: one registry kernel in one family (loss, grad, loss_cold, grad_cold,
-// epoch) at one shape and thread count, checked once against the long-double reference before
-// it is timed, with the counters of bench_common.hpp; and the split limit of a serial kernel
-// (what t threads reach running it on 1/t of the rows each). Which ones run is bench_plan.cpp.
+// The kernel benchmarks: one registry kernel in one family (loss, grad, grad_auto,
+// grad_noprefetch, loss_cold, grad_cold, epoch) at one shape and thread count, checked once against
+// the long-double reference before it is timed, with the counters of bench_common.hpp; and the
+// split limit of a serial kernel (what t threads reach running it on 1/t of the rows each). Which
+// ones run is bench_plan.cpp.
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "bench_common.hpp"
@@ -11,7 +14,7 @@
 namespace numgrad::bench {
 namespace {
 
-constexpr const char* kFamilyNames[] = {"loss",      "grad",      "grad_auto",
+constexpr const char* kFamilyNames[] = {"loss",      "grad",      "grad_auto", "grad_noprefetch",
                                         "loss_cold", "grad_cold", "epoch"};
 
 bool is_loss(Family f) {
@@ -86,6 +89,23 @@ void run_kernel(benchmark::State& state, const std::string& nm, const Kernel& k,
         benchmark::ClobberMemory();
       }
       break;
+    case Family::grad_noprefetch: {
+      // The kernel's library reads NUMGRAD_PREFETCH on every call; the benchmarks run one at a
+      // time, so setting it around the loop reaches only this one.
+      const char* had = std::getenv("NUMGRAD_PREFETCH");
+      const std::string saved = had != nullptr ? had : "";
+      setenv("NUMGRAD_PREFETCH", "0", 1);
+      for (auto _ : state) {
+        f.gradient(first, w0.data(), h.data(), g.data(), exec);
+        benchmark::DoNotOptimize(g.data());
+        benchmark::ClobberMemory();
+      }
+      if (had != nullptr)
+        setenv("NUMGRAD_PREFETCH", saved.c_str(), 1);
+      else
+        unsetenv("NUMGRAD_PREFETCH");
+      break;
+    }
     case Family::grad_auto:  // the data-aware steps chosen in the call, then the gradient
       for (auto _ : state) {
         f.gradient_auto(first, w0.data(), h.data(), g.data(), exec);
@@ -161,7 +181,8 @@ Op grad_op(const Kernel& k) {
 void add_kernel(Family fam, const Kernel& k, std::size_t b, std::size_t d, int threads,
                 std::size_t n) {
   const bool f32 = k.elem == DType::f32;
-  if (fam == Family::loss || fam == Family::grad || fam == Family::grad_auto)
+  if (fam == Family::loss || fam == Family::grad || fam == Family::grad_auto ||
+      fam == Family::grad_noprefetch)
     n = b;  // hot: the dataset is the batch
   if (fam == Family::loss_cold || fam == Family::grad_cold)
     n = f32 ? cold_rows<float>(b, d) : cold_rows<double>(b, d);

@@ -134,9 +134,10 @@ const char* kUsage =
     "  cache levels at its knees, FMA peaks; ~10 s) and saves it in $NUMGRAD_MODEL_DIR (else\n"
     "  ~/.cache/numgrad); later runs reuse it. --recalibrate measures it again;\n"
     "  --machine-model=FILE keeps it in FILE.\n"
-    "Names: family/kernel/N:n/b:b/d:d/threads:t/real_time; families loss, grad, loss_cold,\n"
-    "grad_cold, epoch, peer, ceiling. --benchmark_format and --benchmark_out_format take\n"
-    "console, json or csv; --benchmark_out is written whole when the run ends (never half).\n"
+    "Names: family/kernel/N:n/b:b/d:d/threads:t/real_time; families loss, grad, grad_auto,\n"
+    "grad_noprefetch, loss_cold, grad_cold, epoch, peer, ceiling.\n"
+    "--benchmark_format and --benchmark_out_format take console, json or csv; --benchmark_out\n"
+    "is written whole when the run ends (never half).\n"
     "Exit status 1 when any benchmark errored (a failed reference check included), none matched\n"
     "the filter, or the output could not be written; 2 for a bad option.\n\n";
 

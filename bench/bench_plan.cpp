@@ -284,7 +284,8 @@ struct Plan {
   }
 
   // 2g. the serial SIMD residual gradient from memory beside the same kernel's loss (two
-  // passes over each chunk, one from memory): quick at the 1 GiB f32 case of large(), full
+  // passes over each chunk, one from memory) and beside itself without the prefetch of the
+  // next chunk (grad_noprefetch, in the same run): quick at the 1 GiB f32 case of large(), full
   // also at 256 MiB of X for d 16, 64, 256 in f32 and f64. Best ISA only: from memory every
   // ISA reads at the same speed.
   void from_memory() const {
@@ -307,6 +308,7 @@ struct Plan {
             types_suffix(k->id) == name(s.t)) {
           add_kernel(Family::loss, *k, s.n, s.d, 1);
           add_kernel(Family::grad, *k, s.n, s.d, 1);
+          add_kernel(Family::grad_noprefetch, *k, s.n, s.d, 1);
         }
     }
   }

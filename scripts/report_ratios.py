@@ -137,8 +137,12 @@ def gradient_vs_loss(ok, index):
                 r.threads == 1 and r.n == r.b and r.b * (r.d + 1) * (4 if r.elem == "f32" else 8)
                 >= 1 << 28):
             lo = index.get(("loss", r.id, r.shape(), 1))
+            off = index.get(("grad_noprefetch", r.id, r.shape(), 1))
             if lo and not lo.error:
-                parts.append("%s d=%d b=%d %.2fx" % (r.types, r.d, r.b, r.seconds / lo.seconds))
+                parts.append("%s d=%d b=%d %.2fx%s" % (
+                    r.types, r.d, r.b, r.seconds / lo.seconds,
+                    " (without prefetch %.2fx)" % (off.seconds / lo.seconds)
+                    if off and not off.error else ""))
     if parts:
         out.append("Serial residual gradient / loss time from memory (batches >= 256 MiB, the "
                    "same kernel): " + ", ".join(parts))
