@@ -78,16 +78,19 @@ void run_kernel(benchmark::State& state, const std::string& nm, const Kernel& k,
   work.threads = threads;
   const double row_bytes = static_cast<double>((d + 1) * sizeof(T));
 
+  auto time_gradient = [&] {
+    for (auto _ : state) {
+      f.gradient(first, w0.data(), h.data(), g.data(), exec);
+      benchmark::DoNotOptimize(g.data());
+      benchmark::ClobberMemory();
+    }
+  };
   switch (fam) {
     case Family::loss:
       for (auto _ : state) benchmark::DoNotOptimize(f.loss(first, w0.data(), exec));
       break;
     case Family::grad:
-      for (auto _ : state) {
-        f.gradient(first, w0.data(), h.data(), g.data(), exec);
-        benchmark::DoNotOptimize(g.data());
-        benchmark::ClobberMemory();
-      }
+      time_gradient();
       break;
     case Family::grad_noprefetch: {
       // The kernel's library reads NUMGRAD_PREFETCH on every call; the benchmarks run one at a
@@ -95,11 +98,7 @@ void run_kernel(benchmark::State& state, const std::string& nm, const Kernel& k,
       const char* had = std::getenv("NUMGRAD_PREFETCH");
       const std::string saved = had != nullptr ? had : "";
       setenv("NUMGRAD_PREFETCH", "0", 1);
-      for (auto _ : state) {
-        f.gradient(first, w0.data(), h.data(), g.data(), exec);
-        benchmark::DoNotOptimize(g.data());
-        benchmark::ClobberMemory();
-      }
+      time_gradient();
       if (had != nullptr)
         setenv("NUMGRAD_PREFETCH", saved.c_str(), 1);
       else
