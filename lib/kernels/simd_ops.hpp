@@ -67,7 +67,8 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
   // x . w for one row: C accumulators, vector v of the row into accumulator v mod C, the
   // tail vector into accumulator 0, then joined pairwise. C = A, except that a held row of
   // 4+ vectors gets two chains even when A = 1: a row is then one dependent FMA chain per
-  // call site, and halving it was 4% faster at d = 256 f32 from L2. NV > 0: full == NV W.
+  // call site, and halving it was 4% faster at d = 256 f32 from L2. NV > 0: full == NV W,
+  // and wv holds w in registers (null: w is reloaded from L1).
   // kSq also adds each loaded vector's squares to the column sums of squares: sq (NV + 1
   // registers, the last for the tail) for a held row, col2 in memory for a long one. The
   // vector is loaded once for both, so the steps' sums cost FMAs, not another pass over X.
@@ -89,7 +90,7 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
     if constexpr (NV > 0) {
       for (std::size_t v = 0; v < NV; ++v) {
         const V xv = load(x + v * W);
-        acc[v % C] = fma(xv, wv[v], acc[v % C]);
+        acc[v % C] = fma(xv, wv != nullptr ? wv[v] : load(w + v * W), acc[v % C]);
         square(xv, v * W, v);
       }
     } else {
@@ -145,18 +146,32 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
     V sums[W];
     if constexpr (NV > 0) {
       auto row = [&](std::size_t r) { return x0 + min_size(r, n - 1) * B.ld; };
-      std::size_t r = 0;
-      if constexpr (kSq) {
-        V sq[NV + 1];  // the tail's slot is read and written only when there is a tail
-        const std::size_t nsq = NV + (tail != 0);
-        for (std::size_t v = 0; v < nsq; ++v) sq[v] = V::load_aligned(col2 + v * W);
-        for (; r < n; ++r)
+      if (kSq && n == W) {
+        // The tail's slot is read and written only when there is a tail. Loops of a fixed
+        // count: to NV + (tail != 0), GCC 12 made them memcpy calls through the stack.
+        V sq[NV + 1];
+        for (std::size_t v = 0; v < NV; ++v) sq[v] = V::load_aligned(col2 + v * W);
+        sq[NV] = tail != 0 ? V::load_aligned(col2 + NV * W) : zero();
+        // Squares and w both held need 2 NV + 5 registers; where there are fewer, w is
+        // reloaded from L1 instead (spilled squares cost a store-forwarding round trip per
+        // row: 1.6x the gradient at d = 64 f32 on AVX2).
+        const V* held_w = 2 * NV + 5 <= kRegisters ? wv : nullptr;
+        for (std::size_t r = 0; r < W; ++r)
           sums[haddp_slot(r)] =
-              row_dot<kSafeTail, NV, true>(row(r), w, wv, full, tail, wtail, tmask, sq);
-        for (std::size_t v = 0; v < nsq; ++v) sq[v].store_aligned(col2 + v * W);
+              row_dot<kSafeTail, NV, kSq>(row(r), w, held_w, full, tail, wtail, tmask, sq);
+        for (std::size_t v = 0; v < NV; ++v) sq[v].store_aligned(col2 + v * W);
+        if (tail != 0) sq[NV].store_aligned(col2 + NV * W);
+      } else {
+        for (std::size_t r = 0; r < W; ++r)
+          sums[haddp_slot(r)] = row_dot<kSafeTail, NV>(row(r), w, wv, full, tail, wtail, tmask);
+        // A batch's last, partial block: its squares through memory, in the same order. A
+        // loop to a run-time n over the held squares made GCC 12 keep them on the stack and
+        // move them through general registers in pieces (store-forwarding stalls in every
+        // block: the steps' pass at 3x the residual pass, d = 16 f32 on AVX2).
+        if constexpr (kSq)
+          for (std::size_t r = 0; r < n; ++r)
+            row_dot<kSafeTail, 0, true>(row(r), w, wv, full, tail, wtail, tmask, nullptr, col2);
       }
-      for (; r < W; ++r)
-        sums[haddp_slot(r)] = row_dot<kSafeTail, NV>(row(r), w, wv, full, tail, wtail, tmask);
     } else {
       [&]<std::size_t... R>(std::index_sequence<R...>) {
         ((sums[haddp_slot(R)] =
