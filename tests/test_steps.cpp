@@ -2,8 +2,10 @@
 // col2_j and batch sizes, from far from the fit to near it, the step finish_steps chooses is
 // the error model's minimum over every admissible power of two, found here by brute force with
 // the same score. Both of the rule's paths run: the vectorised window (fast_step) and, where
-// its bounds cannot vouch for the window, the full search (data_aware_step). No tolerance: the
-// scores are one formula, so the chosen step's must equal the minimum up to ties (1e-12).
+// its bounds cannot vouch for the window, the full search (data_aware_step); a sweep near the
+// top of a binade reaches the window's edge cases. No tolerance: the scores are one formula
+// (the window scales them by a constant), so the chosen step's must equal the minimum up to
+// ties (1e-12).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -57,12 +59,41 @@ T random_weight(std::mt19937_64& rng) {
   }
 }
 
+// finish_steps' step for one coordinate must score the brute-force minimum over every
+// admissible power of two: from twice |w| eps (or twice T's smallest normal), rounded up to a
+// power of two, to max(T) / 4. Returns whether the vectorised window chose it (else the
+// search did); the two must agree where the window chooses.
+template <class T>
+bool expect_minimum(T w, double r2, double col2, double b) {
+  constexpr double eps = std::numeric_limits<T>::epsilon();
+  constexpr double tiny = static_cast<double>(std::numeric_limits<T>::min());
+  T h;
+  finish_steps<T, double>(&w, r2, &col2, 1, static_cast<std::size_t>(b), &h);
+  const T window = fast_step(w, r2, col2, eps, tiny, std::numeric_limits<T>::max_exponent - 3);
+  if (window != T(0)) {
+    EXPECT_EQ(window, h) << "the window and finish_steps disagree";
+  }
+  int e;
+  EXPECT_EQ(std::frexp(h, &e), T(0.5)) << "h=" << h << " is not a power of two";
+  const double v = std::max(std::abs(static_cast<double>(w)) * eps, tiny);
+  int ev;
+  std::frexp(v, &ev);
+  const int lo = 1 + (std::ldexp(1.0, ev - 1) == v ? ev - 1 : ev);
+  const int hi = std::numeric_limits<T>::max_exponent - 3;
+  EXPECT_GE(e - 1, lo) << "w=" << w;
+  EXPECT_LE(e - 1, hi);
+  double best = std::numeric_limits<double>::infinity();
+  for (int k = lo; k <= hi; ++k)
+    best = std::min(best, score<T>(w, std::ldexp(T(1), k), r2, col2, b));
+  EXPECT_LE(score<T>(w, h, r2, col2, b), best * (1 + 1e-12))
+      << "w=" << w << " r2=" << r2 << " col2=" << col2 << " b=" << b << " h=" << h;
+  return window != T(0);
+}
+
 template <class T>
 void expect_minimum_over_random_coordinates() {
   std::mt19937_64 rng(11);
   std::size_t fast = 0, searched = 0;
-  constexpr double eps = std::numeric_limits<T>::epsilon();
-  constexpr double tiny = static_cast<double>(std::numeric_limits<T>::min());
   for (int trial = 0; trial < 3000; ++trial) {
     const T w = random_weight<T>(rng);
     const double b = static_cast<double>(std::size_t{1} << (rng() % 13));
@@ -80,35 +111,31 @@ void expect_minimum_over_random_coordinates() {
             : std::ldexp(1.0 + (rng() % 1000) / 1000.0, static_cast<int>(rng() % 201) - 150);
     // An exact fit, or sums that are not normal numbers, take the documented fallback instead.
     if (!std::isnormal(r2) || !std::isnormal(r2 / col2)) continue;
-    T h;
-    finish_steps<T, double>(&w, r2, &col2, 1, static_cast<std::size_t>(b), &h);
-    const double u_over_b = eps / 2 / b, two_over_b = 2 / b;
-    const T window = fast_step(w, r2, col2, u_over_b, two_over_b, eps, tiny,
-                               std::numeric_limits<T>::max_exponent - 3);
-    ++(window != T(0) ? fast : searched);
-    if (window != T(0)) {
-      EXPECT_EQ(window, h) << "the window and finish_steps disagree";
-    }
-    int e;
-    ASSERT_EQ(std::frexp(h, &e), T(0.5)) << "h=" << h << " is not a power of two";
-    // Admissible steps: from twice |w| eps (or twice T's smallest normal), rounded up to a power
-    // of two, to max(T) / 4.
-    int ev;
-    std::frexp(std::max(std::abs(static_cast<double>(w)) * eps, tiny), &ev);
-    const double v = std::max(std::abs(static_cast<double>(w)) * eps, tiny);
-    const int lo = 1 + (std::ldexp(1.0, ev - 1) == v ? ev - 1 : ev);
-    const int hi = std::numeric_limits<T>::max_exponent - 3;
-    ASSERT_GE(e - 1, lo) << "w=" << w;
-    ASSERT_LE(e - 1, hi);
-    double best = std::numeric_limits<double>::infinity();
-    for (int k = lo; k <= hi; ++k)
-      best = std::min(best, score<T>(w, std::ldexp(T(1), k), r2, col2, b));
-    EXPECT_LE(score<T>(w, h, r2, col2, b), best * (1 + 1e-12))
-        << "w=" << w << " r2=" << r2 << " col2=" << col2 << " b=" << b << " h=" << h;
+    ++(expect_minimum(w, r2, col2, b) ? fast : searched);
   }
   // Both paths must have been exercised for the test to mean anything.
   EXPECT_GT(fast, 1000u);
   EXPECT_GT(searched, 100u);
+}
+
+// Where the window's checks decide: w_j just below the top of a binade (2 - 2^-m, with odd
+// low bits), so that steps from about 2^-m up move w_j + h into the next binade and round, and
+// the optimum swept in 1/64 octaves from 6 octaves below 2^-m to 6 above. Random draws rarely
+// land where only the window's lower bound, its fourth candidate or the lowest candidate's
+// shift tells the window from the minimum; this grid does, at every m.
+template <class T>
+void expect_minimum_near_a_binade_top() {
+  constexpr int p = std::numeric_limits<T>::digits;
+  std::size_t fast = 0, searched = 0;
+  for (int m = 1; m < p - 2; ++m)
+    for (int low = 1; low < 8; low += 2)
+      for (int f = 0; f < 16 * 12; ++f) {
+        const T w = T(2) - std::ldexp(T(1), -m) + T(low) * std::ldexp(T(1), 1 - p);
+        const double sqrt_q = std::ldexp(1.0 + (f % 16) / 16.0, f / 16 - m - 6);
+        ++(expect_minimum(w, sqrt_q * sqrt_q, 1.0, 1.0) ? fast : searched);
+      }
+  EXPECT_GT(fast, 1000u);
+  EXPECT_GT(searched, 1000u);
 }
 
 TEST(DataStepRule, MinimumOverRandomCoordinatesF32) {
@@ -116,6 +143,12 @@ TEST(DataStepRule, MinimumOverRandomCoordinatesF32) {
 }
 TEST(DataStepRule, MinimumOverRandomCoordinatesF64) {
   expect_minimum_over_random_coordinates<double>();
+}
+TEST(DataStepRule, MinimumNearABinadeTopF32) {
+  expect_minimum_near_a_binade_top<float>();
+}
+TEST(DataStepRule, MinimumNearABinadeTopF64) {
+  expect_minimum_near_a_binade_top<double>();
 }
 
 }  // namespace

@@ -231,64 +231,73 @@ inline std::int64_t pick(bool c, std::int64_t x, std::int64_t y) {
                                    (static_cast<std::uint64_t>(y) & ~m));
 }
 
-// data_aware_step's search within a window of exponents around the nearest, without branches
-// so that the loop over coordinates vectorises: the candidates e, e-1, e+1, e-2, e+2, e-3
-// (nearest first, so that an exact nearest wins ties as it does there) are all scored, and
-// the best is the model's minimum when the window is known to hold it: below e-3 every step
-// rounds more (a / h >= a 2^-(e-4)) and, when 2^(e-3) has exact ends, adds no less shift;
-// above e+2 c h >= c 2^(e+3). Otherwise, or when the sums are not normal numbers or w is not
-// finite, 0 (never a step): data_aware_step then searches without a window.
-// Exponents come from the bits as in floor_log2 and ceil_pow2_exponent: ceil(E_q / 2) with
-// q = 1.m 2^E_q is ((E_q + 1023 + 1024) >> 1) - 1023 on the biased exponent, which keeps the
-// shift unsigned. Bitwise & and |: every operand is computed anyway, and branches would stop
-// the vectoriser.
+// data_aware_step's search within four exponents around the optimum, without branches so
+// that the loop over coordinates vectorises. Scores are divided by c: q / h + h + K |sigma|
+// with q = a / c = r2 / col2, sigma = twice the midpoint's shift and K = s / (2c) = 2 / eps.
+// With h_e = 2^e the nearest power of two (x = h_e / sqrt(q) in [2^-1/2, 2^1/2]), no shift
+// costs more than 2h where h >= |w| (sigma <= ulp(w + h) <= eps h), so the best is at most
+// S(e) <= sqrt(q) (1/x + 3x), and a step outside the window scores no less than its
+// rounding part q / h + h. Above the optimum (x >= 1) the window is e-2 .. e+1: every k >= e+2
+// scores >= 2^(e+2) = 4x sqrt(q) >= S(e). Below it, e-1 .. e+2: every k <= e-2 scores >=
+// q 2^-(e-2) = 4 sqrt(q) / x >= S(e). Those bounds are checked, not assumed (a shift where
+// h < |w| is bounded by ulp(w) instead, and e may have been clamped), together with: below
+// the window's lowest exponent, when it has exact ends, every step is exact and only rounds
+// more. When a check fails, or the sums are not normal numbers or w is not finite, 0 (never
+// a step): data_aware_step then searches without a window. The nearest is scored first, so
+// that it wins ties as it does there. Candidates are formed by multiplying h_e and 1/h_e by
+// powers of two (exact), the exponent of e from the bits as in floor_log2: ceil(E_q / 2) with
+// q = 1.m 2^E_q is ((E_q + 1023 + 1024) >> 1) - 1023 on the biased exponent, and x >= 1
+// exactly when E_q is odd (its biased exponent even) or q is a power of two. Bitwise & and
+// |: every operand is computed anyway, and branches would stop the vectoriser.
 template <class T>
-[[gnu::always_inline]] inline T fast_step(T w, double r2, double col2, double u_over_b,
-                                          double two_over_b, double eps, double tiny,
+[[gnu::always_inline]] inline T fast_step(T w, double r2, double col2, double eps, double tiny,
                                           std::int64_t ehi) {
   constexpr std::uint64_t kMant = (std::uint64_t{1} << 52) - 1;
   constexpr double kInf = std::numeric_limits<double>::infinity();
-  const double q = r2 / col2, aw = std::abs(static_cast<double>(w));
+  const double q = r2 / col2, aw = std::abs(static_cast<double>(w)), k_shift = 2 / eps;
   const std::uint64_t qb = std::bit_cast<std::uint64_t>(q);
   std::int64_t e = static_cast<std::int64_t>(((qb >> 52) + 1024) >> 1) - 1023;
+  bool up = (((qb >> 52) & 1) == 0) | ((qb & kMant) == 0);
   const double v = pick(aw * eps > tiny, aw * eps, tiny);
   const std::uint64_t vb = std::bit_cast<std::uint64_t>(v);
   const std::int64_t elo =
       static_cast<std::int64_t>(vb >> 52) - 1022 + static_cast<std::int64_t>((vb & kMant) != 0);
+  up = (up | (e < elo)) & (e <= ehi);  // clamped up: far above the optimum; down: far below
   e = pick(e < elo, elo, e);
   e = pick(e > ehi, ehi, e);
-  const double a = u_over_b * r2, c = u_over_b * col2, s = two_over_b * col2;
-  double best = kInf, shift_low = kInf;
-  std::int64_t best_k = e;
-  constexpr std::int64_t kOffsets[] = {0, -1, 1, -2, 2, -3};
-#pragma GCC unroll 6
-  for (const std::int64_t off : kOffsets) {
-    std::int64_t k = e + off;
-    const bool valid = (k >= elo) & (k <= ehi);
-    // Clamped so that the bits of 2^k and 2^-k stay normal (such a k is invalid anyway).
-    k = pick(k < -1022, std::int64_t{-1022}, k);
-    const T h = static_cast<T>(pow2_bits(k));
-    const double shift = midpoint_shift(w, h);
-    const double score = step_error(static_cast<double>(h), pow2_bits(-k), shift, a, c, s);
+  const double he = pow2_bits(e), ie = pow2_bits(-e), hlo = pow2_bits(elo), hhi = pow2_bits(ehi);
+  // The window e, then e-1, e+1, e-2 above the optimum and e+1, e-1, e+2 below it.
+  const double m1 = pick(up, 0.5, 2.0), m2 = pick(up, 2.0, 0.5), m3 = pick(up, 0.25, 4.0);
+  const double mul[4] = {1.0, m1, m2, m3}, inv[4] = {1.0, m2, m1, pick(up, 4.0, 0.25)};
+  double best = kInf, best_h = 0, sigma_low = 0;
+#pragma GCC unroll 4
+  for (std::size_t i = 0; i < 4; ++i) {
+    const double h = he * mul[i];
+    const bool valid = (i == 0) | ((h >= hlo) & (h <= hhi));  // e is clamped into range
+    const T ht = static_cast<T>(h);
+    const double sigma =
+        std::abs(static_cast<double>(sum_error(w, ht)) + static_cast<double>(sum_error(w, T(-ht))));
+    const double score = q * (ie * inv[i]) + h + k_shift * sigma;
     const bool better = valid & (score < best);
     best = pick(better, score, best);
-    best_k = pick(better, k, best_k);
-    if (off == -3) shift_low = pick(valid, std::abs(shift), 0.0);
+    best_h = pick(better, h, best_h);
+    const bool lowest = ((i == 3) & up) | ((i == 2) & !up);
+    sigma_low = pick(lowest, pick(valid, sigma, 0.0), sigma_low);
   }
-  const bool below =
-      (shift_low == 0) | (a * pow2_bits(pick(4 - e > 1023, std::int64_t{1023}, 4 - e)) >= best);
-  const bool above =
-      (e + 2 >= ehi) | (c * pow2_bits(pick(e + 3 > 1023, std::int64_t{1023}, e + 3)) >= best);
+  // The window's lowest and highest exponents: e-2 and e+1 above the optimum, e-1 and e+2 below.
+  const double h_high = he * pick(up, 2.0, 4.0);
+  const bool below = (sigma_low == 0) | (q * (ie * pick(up, 8.0, 4.0)) >= best);
+  const bool above = (h_high >= hhi) | (2 * h_high >= best);
   const bool normal = (q >= 0x1p-1022) & (q <= std::numeric_limits<double>::max());
-  return static_cast<T>(pick(normal & below & above & (best < kInf), pow2_bits(best_k), 0.0));
+  return static_cast<T>(pick(normal & below & above & (best < kInf), best_h, 0.0));
 }
 
 template <class T, class Acc>
 [[gnu::noinline]] void fast_steps(const T* __restrict w, double r2, const Acc* __restrict col2,
-                                  std::size_t d, double u_over_b, double two_over_b, double eps,
-                                  double tiny, std::int64_t ehi, T* __restrict h) {
+                                  std::size_t d, double eps, double tiny, std::int64_t ehi,
+                                  T* __restrict h) {
   for (std::size_t j = 0; j < d; ++j)
-    h[j] = fast_step(w[j], r2, static_cast<double>(col2[j]), u_over_b, two_over_b, eps, tiny, ehi);
+    h[j] = fast_step(w[j], r2, static_cast<double>(col2[j]), eps, tiny, ehi);
 }
 
 // The data-aware steps of every coordinate from the batch's sums (r2 = sum_i r_i^2, col2_j =
@@ -308,7 +317,7 @@ void finish_steps(const T* w, double r2, const Acc* col2, std::size_t d, std::si
   // The largest step: the largest power of two up to max(T) / 4.
   constexpr int ehi = std::numeric_limits<T>::max_exponent - 3;
   const double u_over_b = eps / 2 / static_cast<double>(b), two_over_b = 2 / static_cast<double>(b);
-  fast_steps(w, r2, col2, d, u_over_b, two_over_b, eps, tiny, ehi, h);
+  fast_steps(w, r2, col2, d, eps, tiny, ehi, h);
   double relative = 0;  // cbrt(eps), once and only when needed: cbrt is not cheap
   for (std::size_t j = 0; j < d; ++j) {
     if (h[j] != T(0)) continue;
