@@ -50,6 +50,18 @@ struct Steps {
   Acc* dm;  // w_j - wm_j
 };
 
+// Restrict-qualified, so that the loop vectorises (through the Steps pointers GCC must assume
+// that every store may change w and h).
+template <class T, class Acc>
+void fill_steps(const T* __restrict w, const T* __restrict h, std::size_t d, T* __restrict wp,
+                T* __restrict wm, Acc* __restrict dp, Acc* __restrict dm) {
+  for (std::size_t j = 0; j < d; ++j) {
+    wp[j] = static_cast<T>(w[j] + h[j]);
+    wm[j] = static_cast<T>(w[j] - h[j]);
+    dp[j] = static_cast<Acc>(wp[j]) - static_cast<Acc>(w[j]);
+    dm[j] = static_cast<Acc>(w[j]) - static_cast<Acc>(wm[j]);
+  }
+}
 template <class T, class Acc>
 Steps<T, Acc> prepare_steps(const T* w, const T* h, std::size_t d) {
   const std::size_t tb = align64(d * sizeof(T)), ab = align64(d * sizeof(Acc));
@@ -57,12 +69,7 @@ Steps<T, Acc> prepare_steps(const T* w, const T* h, std::size_t d) {
   Steps<T, Acc> s{reinterpret_cast<T*>(base), reinterpret_cast<T*>(base + tb),
                   reinterpret_cast<Acc*>(base + 2 * tb),
                   reinterpret_cast<Acc*>(base + 2 * tb + ab)};
-  for (std::size_t j = 0; j < d; ++j) {
-    s.wp[j] = static_cast<T>(w[j] + h[j]);
-    s.wm[j] = static_cast<T>(w[j] - h[j]);
-    s.dp[j] = static_cast<Acc>(s.wp[j]) - static_cast<Acc>(w[j]);
-    s.dm[j] = static_cast<Acc>(w[j]) - static_cast<Acc>(s.wm[j]);
-  }
+  fill_steps(w, h, d, s.wp, s.wm, s.dp, s.dm);
   return s;
 }
 
@@ -292,12 +299,17 @@ template <class T>
   return static_cast<T>(pick(normal & below & above & (best < kInf), best_h, 0.0));
 }
 
+// fast_step for every coordinate; returns how many it left at 0 (for the search).
 template <class T, class Acc>
-[[gnu::noinline]] void fast_steps(const T* __restrict w, double r2, const Acc* __restrict col2,
-                                  std::size_t d, double eps, double tiny, std::int64_t ehi,
-                                  T* __restrict h) {
-  for (std::size_t j = 0; j < d; ++j)
+[[gnu::noinline]] std::size_t fast_steps(const T* __restrict w, double r2,
+                                         const Acc* __restrict col2, std::size_t d, double eps,
+                                         double tiny, std::int64_t ehi, T* __restrict h) {
+  std::size_t left = 0;
+  for (std::size_t j = 0; j < d; ++j) {
     h[j] = fast_step(w[j], r2, static_cast<double>(col2[j]), eps, tiny, ehi);
+    left += h[j] == T(0);
+  }
+  return left;
 }
 
 // The data-aware steps of every coordinate from the batch's sums (r2 = sum_i r_i^2, col2_j =
@@ -317,7 +329,7 @@ void finish_steps(const T* w, double r2, const Acc* col2, std::size_t d, std::si
   // The largest step: the largest power of two up to max(T) / 4.
   constexpr int ehi = std::numeric_limits<T>::max_exponent - 3;
   const double u_over_b = eps / 2 / static_cast<double>(b), two_over_b = 2 / static_cast<double>(b);
-  fast_steps(w, r2, col2, d, eps, tiny, ehi, h);
+  if (fast_steps(w, r2, col2, d, eps, tiny, ehi, h) == 0) return;
   double relative = 0;  // cbrt(eps), once and only when needed: cbrt is not cheap
   for (std::size_t j = 0; j < d; ++j) {
     if (h[j] != T(0)) continue;
