@@ -147,14 +147,12 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
     if constexpr (NV > 0) {
       auto row = [&](std::size_t r) { return x0 + min_size(r, n - 1) * B.ld; };
       if (kSq && n == W) {
-        // The tail's slot is read and written only when there is a tail. Loops of a fixed
-        // count: to NV + (tail != 0), GCC 12 made them memcpy calls through the stack.
+        // The tail's slot only with a tail (a loop to NV + (tail != 0) became a memcpy).
         V sq[NV + 1];
         for (std::size_t v = 0; v < NV; ++v) sq[v] = V::load_aligned(col2 + v * W);
         sq[NV] = tail != 0 ? V::load_aligned(col2 + NV * W) : zero();
-        // Squares and w both held need 2 NV + 5 registers; where there are fewer, w is
-        // reloaded from L1 instead (spilled squares cost a store-forwarding round trip per
-        // row: 1.6x the gradient at d = 64 f32 on AVX2).
+        // Squares and w held need 2 NV + 5 registers; with fewer, w comes from L1 (spilled
+        // squares cost a store-forwarding stall per row: 1.6x the gradient, d = 64 f32 AVX2).
         const V* held_w = 2 * NV + 5 <= kRegisters ? wv : nullptr;
         for (std::size_t r = 0; r < W; ++r)
           sums[haddp_slot(r)] =
@@ -162,12 +160,18 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
         for (std::size_t v = 0; v < NV; ++v) sq[v].store_aligned(col2 + v * W);
         if (tail != 0) sq[NV].store_aligned(col2 + NV * W);
       } else {
-        for (std::size_t r = 0; r < W; ++r)
-          sums[haddp_slot(r)] = row_dot<kSafeTail, NV>(row(r), w, wv, full, tail, wtail, tmask);
-        // A batch's last, partial block: its squares through memory, in the same order. A
-        // loop to a run-time n over the held squares made GCC 12 keep them on the stack and
-        // move them through general registers in pieces (store-forwarding stalls in every
-        // block: the steps' pass at 3x the residual pass, d = 16 f32 on AVX2).
+        // Unrolled where W <= 4: GCC 12 kept that loop rolled, the chains' join on the stack
+        // (1.6x the time, SSE2 f64 d = 8). Wider blocks stay a loop (see above).
+        if constexpr (W <= 4) {
+#pragma GCC unroll 4
+          for (std::size_t r = 0; r < W; ++r)
+            sums[haddp_slot(r)] = row_dot<kSafeTail, NV>(row(r), w, wv, full, tail, wtail, tmask);
+        } else {
+          for (std::size_t r = 0; r < W; ++r)
+            sums[haddp_slot(r)] = row_dot<kSafeTail, NV>(row(r), w, wv, full, tail, wtail, tmask);
+        }
+        // The last, partial block's squares through memory, in the same order (held squares
+        // looped to a run-time n went through the stack in pieces: 3x, d = 16 f32 AVX2).
         if constexpr (kSq)
           for (std::size_t r = 0; r < n; ++r)
             row_dot<kSafeTail, 0, true>(row(r), w, wv, full, tail, wtail, tmask, nullptr, col2);
