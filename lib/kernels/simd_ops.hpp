@@ -151,9 +151,9 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
         V sq[NV + 1];
         for (std::size_t v = 0; v < NV; ++v) sq[v] = V::load_aligned(col2 + v * W);
         sq[NV] = tail != 0 ? V::load_aligned(col2 + NV * W) : zero();
-        // Squares and w held need 2 NV + 5 registers; with fewer, w comes from L1 (spilled
-        // squares cost a store-forwarding stall per row: 1.6x the gradient, d = 64 f32 AVX2).
-        const V* held_w = 2 * NV + 5 <= kRegisters ? wv : nullptr;
+        // Squares and w held need 2 NV + 5 registers and GCC 12 spilled from 2 NV + 8 of 16:
+        // then w comes from L1 (a spilled square stalls each row: 1.6x, d = 64 f32 AVX2).
+        const V* held_w = 2 * NV + 9 <= kRegisters ? wv : nullptr;
         for (std::size_t r = 0; r < W; ++r)
           sums[haddp_slot(r)] =
               row_dot<kSafeTail, NV, kSq>(row(r), w, held_w, full, tail, wtail, tmask, sq);
