@@ -247,9 +247,10 @@ inline std::int64_t pick(bool c, std::int64_t x, std::int64_t y) {
 // rounding part q / h + h. Above the optimum (x >= 1) the window is e-2 .. e+1: every k >= e+2
 // scores >= 2^(e+2) = 4x sqrt(q) >= S(e). Below it, e-1 .. e+2: every k <= e-2 scores >=
 // q 2^-(e-2) = 4 sqrt(q) / x >= S(e). Those bounds are checked, not assumed (a shift where
-// h < |w| is bounded by ulp(w) instead, and e may have been clamped), together with: below
-// the window's lowest exponent, when it has exact ends, every step is exact and only rounds
-// more. When a check fails, or the sums are not normal numbers or w is not finite, 0 (never
+// h < |w| is bounded by ulp(w) instead, and e may have been clamped), together with: when
+// the window's lowest step shifts no midpoint, every step below it scores more (it lies below
+// sqrt(q), where q / h + h falls). When a check fails, or the sums are not normal numbers or
+// w is not finite, 0 (never
 // a step): data_aware_step then searches without a window. The nearest is scored first, so
 // that it wins ties as it does there. Candidates are formed by multiplying h_e and 1/h_e by
 // powers of two (exact), the exponent of e from the bits as in floor_log2: ceil(E_q / 2) with
@@ -269,7 +270,7 @@ template <class T>
   const std::uint64_t vb = std::bit_cast<std::uint64_t>(v);
   const std::int64_t elo =
       static_cast<std::int64_t>(vb >> 52) - 1022 + static_cast<std::int64_t>((vb & kMant) != 0);
-  up = (up | (e < elo)) & (e <= ehi);  // clamped up: far above the optimum; down: far below
+  up = (up | (e > ehi)) & (e >= elo);  // a clamped e: the window toward admissible steps
   e = pick(e < elo, elo, e);
   e = pick(e > ehi, ehi, e);
   const double he = pow2_bits(e), ie = pow2_bits(-e), hlo = pow2_bits(elo), hhi = pow2_bits(ehi);

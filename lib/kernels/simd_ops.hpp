@@ -135,7 +135,7 @@ struct SimdOps : SimdLanes<T, Acc, Arch> {
   // registers of the packed short-row loop there worse (d = 4: 0.6x instead of 0.95x of read
   // bandwidth in L2); a call per W rows costs little against W rows of loads.
   // kSq: rows i0 .. i0 + n - 1 (not the repeats) also add their squares to col2 (see
-  // row_dot), held in registers for the block when the row is.
+  // row_dot), held in registers for a full block when the row is.
   template <bool kSafeTail, std::size_t NV, bool kSq>
   [[gnu::noinline]] static V block_dots(const BatchView<T>& B, std::size_t i0, std::size_t n,
                                         const T* w, std::size_t full, std::size_t tail,
