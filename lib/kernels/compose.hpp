@@ -250,13 +250,13 @@ inline std::int64_t pick(bool c, std::int64_t x, std::int64_t y) {
 // h < |w| is bounded by ulp(w) instead, and e may have been clamped), together with: when
 // the window's lowest step shifts no midpoint, every step below it scores more (it lies below
 // sqrt(q), where q / h + h falls). When a check fails, or the sums are not normal numbers or
-// w is not finite, 0 (never
-// a step): data_aware_step then searches without a window. The nearest is scored first, so
-// that it wins ties as it does there. Candidates are formed by multiplying h_e and 1/h_e by
-// powers of two (exact), the exponent of e from the bits as in floor_log2: ceil(E_q / 2) with
-// q = 1.m 2^E_q is ((E_q + 1023 + 1024) >> 1) - 1023 on the biased exponent, and x >= 1
-// exactly when E_q is odd (its biased exponent even) or q is a power of two. Bitwise & and
-// |: every operand is computed anyway, and branches would stop the vectoriser.
+// w is not finite, 0 (never a step): data_aware_step then searches without a window. The
+// nearest is scored first, so that it wins ties as it does there. Candidates are formed by
+// multiplying h_e and 1/h_e by powers of two (exact), the exponent of e from the bits as in
+// floor_log2: ceil(E_q / 2) with q = 1.m 2^E_q is ((E_q + 1023 + 1024) >> 1) - 1023 on the
+// biased exponent, and x >= 1 exactly when E_q is odd (its biased exponent even) or q is a
+// power of two. Bitwise & and |: every operand is computed anyway, and branches would stop
+// the vectoriser.
 template <class T>
 [[gnu::always_inline]] inline T fast_step(T w, double r2, double col2, double eps, double tiny,
                                           std::int64_t ehi) {
