@@ -239,30 +239,29 @@ inline std::int64_t pick(bool c, std::int64_t x, std::int64_t y) {
 }
 
 // data_aware_step's search within four exponents around the optimum, without branches so
-// that the loop over coordinates vectorises. Scores are divided by c: q / h + h + K |sigma|
-// with q = a / c = r2 / col2, sigma = twice the midpoint's shift and K = s / (2c) = 2 / eps.
+// that the loop over coordinates vectorises. Scores are divided by c: q / h + h + K |shift|
+// with q = a / c = r2 / col2 and K = s / c = 4 / eps.
 // With h_e = 2^e the nearest power of two (x = h_e / sqrt(q) in [2^-1/2, 2^1/2]), no shift
-// costs more than 2h where h >= |w| (sigma <= ulp(w + h) <= eps h), so the best is at most
-// S(e) <= sqrt(q) (1/x + 3x), and a step outside the window scores no less than its
-// rounding part q / h + h. Above the optimum (x >= 1) the window is e-2 .. e+1: every k >= e+2
-// scores >= 2^(e+2) = 4x sqrt(q) >= S(e). Below it, e-1 .. e+2: every k <= e-2 scores >=
-// q 2^-(e-2) = 4 sqrt(q) / x >= S(e). Those bounds are checked, not assumed (a shift where
-// h < |w| is bounded by ulp(w) instead, and e may have been clamped), together with: when
-// the window's lowest step shifts no midpoint, every step below it scores more (it lies below
-// sqrt(q), where q / h + h falls). When a check fails, or the sums are not normal numbers or
-// w is not finite, 0 (never a step): data_aware_step then searches without a window. The
-// nearest is scored first, so that it wins ties as it does there. Candidates are formed by
-// multiplying h_e and 1/h_e by powers of two (exact), the exponent of e from the bits as in
-// floor_log2: ceil(E_q / 2) with q = 1.m 2^E_q is ((E_q + 1023 + 1024) >> 1) - 1023 on the
-// biased exponent, and x >= 1 exactly when E_q is odd (its biased exponent even) or q is a
-// power of two. Bitwise & and |: every operand is computed anyway, and branches would stop
-// the vectoriser.
+// costs more than 2h where h >= |w| (|shift| <= ulp(w + h) / 2 <= eps h / 2), so the best is at
+// most S(e) <= sqrt(q) (1/x + 3x), and a step outside the window scores no less than its rounding
+// part q / h + h. Above the optimum (x >= 1) the window is e-2 .. e+1: every k >= e+2 scores >=
+// 2^(e+2) = 4x sqrt(q) >= S(e). Below it, e-1 .. e+2: every k <= e-2 scores >= q 2^-(e-2) = 4
+// sqrt(q) / x >= S(e). Those bounds are checked, not assumed (a shift where h < |w| is bounded by
+// ulp(w) instead, and e may have been clamped), together with: when the window's lowest step shifts
+// no midpoint, every step below it scores more (it lies below sqrt(q), where q / h + h falls). When
+// a check fails, or the sums are not normal numbers or w is not finite, 0 (never a step):
+// data_aware_step then searches without a window. The nearest is scored first, so that it wins ties
+// as it does there. Candidates are formed by multiplying h_e and 1/h_e by powers of two (exact),
+// the exponent of e from the bits as in floor_log2: ceil(E_q / 2) with q = 1.m 2^E_q is ((E_q +
+// 1023 + 1024) >> 1) - 1023 on the biased exponent, and x >= 1 exactly when E_q is odd (its biased
+// exponent even) or q is a power of two. Bitwise & and |: every operand is computed anyway, and
+// branches would stop the vectoriser.
 template <class T>
 [[gnu::always_inline]] inline T fast_step(T w, double r2, double col2, double eps, double tiny,
                                           std::int64_t ehi) {
   constexpr std::uint64_t kMant = (std::uint64_t{1} << 52) - 1;
   constexpr double kInf = std::numeric_limits<double>::infinity();
-  const double q = r2 / col2, aw = std::abs(static_cast<double>(w)), k_shift = 2 / eps;
+  const double q = r2 / col2, aw = std::abs(static_cast<double>(w)), k_shift = 4 / eps;
   const std::uint64_t qb = std::bit_cast<std::uint64_t>(q);
   std::int64_t e = static_cast<std::int64_t>(((qb >> 52) + 1024) >> 1) - 1023;
   bool up = (((qb >> 52) & 1) == 0) | ((qb & kMant) == 0);
@@ -277,24 +276,23 @@ template <class T>
   // The window e, then e-1, e+1, e-2 above the optimum and e+1, e-1, e+2 below it.
   const double m1 = pick(up, 0.5, 2.0), m2 = pick(up, 2.0, 0.5), m3 = pick(up, 0.25, 4.0);
   const double mul[4] = {1.0, m1, m2, m3}, inv[4] = {1.0, m2, m1, pick(up, 4.0, 0.25)};
-  double best = kInf, best_h = 0, sigma_low = 0;
+  double best = kInf, best_h = 0, shift_low = 0;
 #pragma GCC unroll 4
   for (std::size_t i = 0; i < 4; ++i) {
     const double h = he * mul[i];
     const bool valid = (i == 0) | ((h >= hlo) & (h <= hhi));  // e is clamped into range
     const T ht = static_cast<T>(h);
-    const double sigma =
-        std::abs(static_cast<double>(sum_error(w, ht)) + static_cast<double>(sum_error(w, T(-ht))));
-    const double score = q * (ie * inv[i]) + h + k_shift * sigma;
+    const double shift = std::abs(midpoint_shift(w, ht));
+    const double score = q * (ie * inv[i]) + h + k_shift * shift;
     const bool better = valid & (score < best);
     best = pick(better, score, best);
     best_h = pick(better, h, best_h);
     const bool lowest = ((i == 3) & up) | ((i == 2) & !up);
-    sigma_low = pick(lowest, pick(valid, sigma, 0.0), sigma_low);
+    shift_low = pick(lowest, pick(valid, shift, 0.0), shift_low);
   }
   // The window's lowest and highest exponents: e-2 and e+1 above the optimum, e-1 and e+2 below.
   const double h_high = he * pick(up, 2.0, 4.0);
-  const bool below = (sigma_low == 0) | (q * (ie * pick(up, 8.0, 4.0)) >= best);
+  const bool below = (shift_low == 0) | (q * (ie * pick(up, 8.0, 4.0)) >= best);
   const bool above = (h_high >= hhi) | (2 * h_high >= best);
   const bool normal = (q >= 0x1p-1022) & (q <= std::numeric_limits<double>::max());
   return static_cast<T>(pick(normal & below & above & (best < kInf), best_h, 0.0));
