@@ -107,10 +107,9 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
     return acc[0];
   }
 
-  // x_i . w for the W rows from i0 in lane i - i0 (n < W: the missing rows repeat row n-1,
-  // keeping the block fully unrolled; the caller zeroes those lanes), transposed by haddp:
-  // per row that is one load and one FMA per vector plus 1/W of a W x W reduction, so rows
-  // of a few registers cost little more than their bytes.
+  // x_i . w for the W rows from i0 in lane i - i0 (n < W: lanes n and up are zero),
+  // transposed by haddp: per row that is one load and one FMA per vector plus 1/W of a W x W
+  // reduction, so rows of a few registers cost little more than their bytes.
   // Access order: each row is read whole, left to right, before the next, so X streams
   // through memory strictly in address order. Walking a column chunk across the W rows
   // instead (one w load per W FMAs) was 2-3x slower from DRAM on Zen 4 for rows of 256 B
@@ -125,8 +124,8 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
   // Not inlined: with the W unrolled rows inside residual_blocks, GCC 12 allocated the
   // registers of the packed short-row loop there worse (d = 4: 0.6x instead of 0.95x of read
   // bandwidth in L2); a call per W rows costs little against W rows of loads.
-  // kSq: rows i0 .. i0 + n - 1 (not the repeats) also add their squares to col2 (see
-  // row_dot), held in registers for a full block when the row is.
+  // kSq: the rows also add their squares to col2 (see row_dot), held in registers for a full
+  // block when the row is.
   template <bool kSafeTail, std::size_t NV, bool kSq>
   [[gnu::noinline]] static V block_dots(const BatchView<T>& B, std::size_t i0, std::size_t n,
                                         const T* w, std::size_t full, std::size_t tail,
@@ -135,9 +134,30 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
     for (std::size_t v = 0; v < NV; ++v) wv[v] = load(w + v * W);
     const T* x0 = B.row(i0);
     V sums[W];
+    if (n < W) {
+      // A batch's last, partial block: its n rows only, each as in a full block, the held
+      // rows' squares through memory (squares held in registers and looped to a run-time n
+      // went through the stack in pieces: 3x, d = 16 f32 AVX2). Repeating row n - 1 to fill
+      // the block instead cost W rows for b = 1: 30% of a gradient call, AVX-512 f32 d = 16.
+      // One loop (a separate zeroing loop became a rep stos of W vectors, 36% of the call).
+      for (std::size_t r = 0; r < W; ++r) {
+        const T* x = x0 + r * B.ld;
+        if (r >= n) {
+          sums[haddp_slot(r)] = zero();
+        } else if constexpr (NV > 0) {
+          sums[haddp_slot(r)] = row_dot<kSafeTail, NV>(x, w, wv, full, tail, wtail, tmask);
+          if constexpr (kSq)
+            row_dot<kSafeTail, 0, true>(x, w, wv, full, tail, wtail, tmask, nullptr, col2);
+        } else {
+          sums[haddp_slot(r)] =
+              row_dot<kSafeTail, 0, kSq>(x, w, wv, full, tail, wtail, tmask, nullptr, col2);
+        }
+      }
+      return xsimd::haddp(sums);
+    }
     if constexpr (NV > 0) {
-      auto row = [&](std::size_t r) { return x0 + min_size(r, n - 1) * B.ld; };
-      if (kSq && n == W) {
+      auto row = [&](std::size_t r) { return x0 + r * B.ld; };
+      if constexpr (kSq) {
         // The tail's slot only with a tail (a loop to NV + (tail != 0) became a memcpy).
         V sq[NV + 1];
         for (std::size_t v = 0; v < NV; ++v) sq[v] = V::load_aligned(col2 + v * W);
@@ -161,19 +181,11 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
           for (std::size_t r = 0; r < W; ++r)
             sums[haddp_slot(r)] = row_dot<kSafeTail, NV>(row(r), w, wv, full, tail, wtail, tmask);
         }
-        // The last, partial block's squares through memory, in the same order (held squares
-        // looped to a run-time n went through the stack in pieces: 3x, d = 16 f32 AVX2).
-        if constexpr (kSq)
-          for (std::size_t r = 0; r < n; ++r)
-            row_dot<kSafeTail, 0, true>(row(r), w, wv, full, tail, wtail, tmask, nullptr, col2);
       }
     } else {
       [&]<std::size_t... R>(std::index_sequence<R...>) {
-        ((sums[haddp_slot(R)] =
-              kSq && R < n ? row_dot<kSafeTail, NV, kSq>(x0 + min_size(R, n - 1) * B.ld, w, wv,
-                                                         full, tail, wtail, tmask, nullptr, col2)
-                           : row_dot<kSafeTail, NV>(x0 + min_size(R, n - 1) * B.ld, w, wv, full,
-                                                    tail, wtail, tmask)),
+        ((sums[haddp_slot(R)] = row_dot<kSafeTail, NV, kSq>(x0 + R * B.ld, w, wv, full, tail, wtail,
+                                                            tmask, nullptr, col2)),
          ...);
       }
       (std::make_index_sequence<W>());
