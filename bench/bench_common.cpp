@@ -200,6 +200,7 @@ double flops_per_call(Op op, std::size_t b, std::size_t d) {
     case Op::blackbox:
       return 4 * bd * static_cast<double>(d);
     case Op::analytic:
+    case Op::steps:  // residuals 2bd, column sums of squares 2bd
       return 4 * bd;
     case Op::read:
     case Op::fma:

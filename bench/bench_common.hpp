@@ -165,7 +165,7 @@ bool skip_if_check_fails(benchmark::State& state, const std::string& name,
 //   bytes  = b * (d + 1) * sizeof(T)   X and y read once: the least any pass must read
 //   flops  = loss 2bd | residual gradient 10bd (2bd residuals + 8bd perturbed sums)
 //            | blackbox 4bd^2 (2d losses of 2bd) | analytic 4bd (2bd residuals + 2bd X^T r)
-enum class Op { loss, residual, blackbox, analytic, read, fma };
+enum class Op { loss, residual, blackbox, analytic, steps, read, fma };
 double flops_per_call(Op op, std::size_t b, std::size_t d);
 
 struct Work {
@@ -206,14 +206,16 @@ void clear_benchmarks();
 
 // --- Kernel benchmarks (bench_kernels.cpp) ----------------------------------------------------
 
-enum class Family { loss, grad, grad_auto, grad_noprefetch, loss_cold, grad_cold, epoch };
+enum class Family { loss, grad, grad_auto, grad_noprefetch, steps, loss_cold, grad_cold, epoch };
 Op grad_op(const Kernel& k);
 // Registers family/id/N:n/b:b/d:d/threads:t for kernel k. grad_auto times gradient_auto (the
-// data-aware steps chosen in the call, then the gradient); grad_noprefetch the gradient with
-// NUMGRAD_PREFETCH=0 (no prefetching of the next row chunk: docs/design.md §4.4), beside grad
-// in the same run. Hot families (loss, grad, grad_auto, grad_noprefetch) use
-// the batch as the whole dataset (n = b); cold ones rotate over cold_buffer_bytes(); an epoch walks
-// n rows in batches of b. The name is the identity: a shape in two sweeps is registered once.
+// data-aware steps chosen in the call, then the gradient); steps the data-aware steps alone
+// (the kernel's pass for the sums, then the rule: what grad_auto adds to grad, at most);
+// grad_noprefetch the gradient with NUMGRAD_PREFETCH=0 (no prefetching of the next row chunk:
+// docs/design.md §4.4), beside grad in the same run. Hot families (loss, grad, grad_auto,
+// steps, grad_noprefetch) use the batch as the whole dataset (n = b); cold ones rotate over
+// cold_buffer_bytes(); an epoch walks n rows in batches of b. The name is the identity: a shape
+// in two sweeps is registered once.
 void add_kernel(Family fam, const Kernel& k, std::size_t b, std::size_t d, int threads,
                 std::size_t n = 0);
 // ceiling/split.<id>/N:b/d:d/threads:t: serial kernel k's gradient on 1/t of the rows per

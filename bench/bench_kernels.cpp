@@ -1,8 +1,8 @@
 // The kernel benchmarks: one registry kernel in one family (loss, grad, grad_auto,
-// grad_noprefetch, loss_cold, grad_cold, epoch) at one shape and thread count, checked once against
-// the long-double reference before it is timed, with the counters of bench_common.hpp; and the
-// split limit of a serial kernel (what t threads reach running it on 1/t of the rows each). Which
-// ones run is bench_plan.cpp.
+// grad_noprefetch, steps, loss_cold, grad_cold, epoch) at one shape and thread count, checked
+// once against the long-double reference before it is timed, with the counters of
+// bench_common.hpp; and the split limit of a serial kernel (what t threads reach running it on
+// 1/t of the rows each). Which ones run is bench_plan.cpp.
 #include <algorithm>
 #include <cstdlib>
 #include <string>
@@ -14,8 +14,8 @@
 namespace numgrad::bench {
 namespace {
 
-constexpr const char* kFamilyNames[] = {"loss",      "grad",      "grad_auto", "grad_noprefetch",
-                                        "loss_cold", "grad_cold", "epoch"};
+constexpr const char* kFamilyNames[] = {"loss",  "grad",      "grad_auto", "grad_noprefetch",
+                                        "steps", "loss_cold", "grad_cold", "epoch"};
 
 bool is_loss(Family f) {
   return f == Family::loss || f == Family::loss_cold;
@@ -45,6 +45,11 @@ std::string check_kernel(const Kernel& k, Family fam, const BatchView<T>& batch,
   std::vector<double> g(S.d);
   if (fam == Family::grad_auto) {
     numgrad::gradient_auto<T>(k, S, w, h, g, exec);  // h: the steps it chose
+  } else if (fam == Family::steps) {
+    // The steps are right when the gradient they give is: the kernel's own steps, then its
+    // gradient with them against the reference.
+    data_aware_steps<T>(k, S, w, h, exec);
+    numgrad::gradient<T>(k, S, w, h, g, exec);
   } else {
     make_steps<T>(StepPolicy{}, S, w, h);
     numgrad::gradient<T>(k, S, w, h, g, exec);
@@ -72,7 +77,7 @@ void run_kernel(benchmark::State& state, const std::string& nm, const Kernel& k,
   std::vector<double> g(d);
   make_steps<T>(StepPolicy{}, first, w0, h);
 
-  const Op op = is_loss(fam) ? Op::loss : grad_op(k);
+  const Op op = is_loss(fam) ? Op::loss : fam == Family::steps ? Op::steps : grad_op(k);
   Work work;
   work.acc = k.acc;
   work.threads = threads;
@@ -109,6 +114,13 @@ void run_kernel(benchmark::State& state, const std::string& nm, const Kernel& k,
       for (auto _ : state) {
         f.gradient_auto(first, w0.data(), h.data(), g.data(), exec);
         benchmark::DoNotOptimize(g.data());
+        benchmark::ClobberMemory();
+      }
+      break;
+    case Family::steps:  // the pass for the sums, then the rule (the same steps every call)
+      for (auto _ : state) {
+        f.steps(first, w0.data(), h.data(), exec);
+        benchmark::DoNotOptimize(h.data());
         benchmark::ClobberMemory();
       }
       break;
@@ -181,7 +193,7 @@ void add_kernel(Family fam, const Kernel& k, std::size_t b, std::size_t d, int t
                 std::size_t n) {
   const bool f32 = k.elem == DType::f32;
   if (fam == Family::loss || fam == Family::grad || fam == Family::grad_auto ||
-      fam == Family::grad_noprefetch)
+      fam == Family::grad_noprefetch || fam == Family::steps)
     n = b;  // hot: the dataset is the batch
   if (fam == Family::loss_cold || fam == Family::grad_cold)
     n = f32 ? cold_rows<float>(b, d) : cold_rows<double>(b, d);

@@ -135,7 +135,7 @@ const char* kUsage =
     "  ~/.cache/numgrad); later runs reuse it. --recalibrate measures it again;\n"
     "  --machine-model=FILE keeps it in FILE.\n"
     "Names: family/kernel/N:n/b:b/d:d/threads:t/real_time; families loss, grad, grad_auto,\n"
-    "grad_noprefetch, loss_cold, grad_cold, epoch, peer, ceiling.\n"
+    "steps, grad_noprefetch, loss_cold, grad_cold, epoch, peer, ceiling.\n"
     "--benchmark_format and --benchmark_out_format take console, json or csv; --benchmark_out\n"
     "is written whole when the run ends (never half).\n"
     "Exit status 1 when any benchmark errored (a failed reference check included), none matched\n"

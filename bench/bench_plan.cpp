@@ -160,8 +160,12 @@ struct Plan {
       for (int t : threads_of(*k, threads)) {
         add_kernel(Family::grad, *k, 512, 64, t);
         // The steps chosen in the call against the same gradient with given steps: what the
-        // data-aware rule costs (the residual algorithm shares its residuals with it).
-        if (k->algorithm == Algorithm::residual) add_kernel(Family::grad_auto, *k, 512, 64, t);
+        // data-aware rule costs (the residual algorithm shares its residuals with it); for the
+        // showcase families also the steps alone.
+        if (k->algorithm == Algorithm::residual) {
+          add_kernel(Family::grad_auto, *k, 512, 64, t);
+          if (showcase(*k)) add_kernel(Family::steps, *k, 512, 64, t);
+        }
       }
     if (!full) return;
     const std::vector<std::size_t> all_d{4, 8, 16, 64, 256, 1024};
@@ -204,7 +208,10 @@ struct Plan {
         if (showcase(*k) && k->algorithm != Algorithm::blackbox)
           for (int t : sweep_threads(*k)) {
             add_kernel(Family::grad, *k, b, 16, t);
-            if (k->algorithm == Algorithm::residual) add_kernel(Family::grad_auto, *k, b, 16, t);
+            if (k->algorithm == Algorithm::residual) {
+              add_kernel(Family::grad_auto, *k, b, 16, t);
+              add_kernel(Family::steps, *k, b, 16, t);
+            }
           }
       for (DType t : peer_types) register_peer_analytic(t, b, 16, one);
     }

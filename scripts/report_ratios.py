@@ -152,7 +152,8 @@ def gradient_vs_loss(ok, index):
 def auto_vs_given_steps(ok, index):
     """gradient_auto (the data-aware steps chosen in the call, then the gradient) over the
     gradient with given steps, same kernel, shape and threads: the worst, the median and the
-    best-ISA serial SIMD kernel per shape."""
+    best-ISA serial SIMD kernel per shape, with that kernel's steps alone (the steps family:
+    the pass for the sums and the rule) over its gradient."""
     by_shape = {}
     for r in ok:
         if r.family == "grad_auto":
@@ -166,11 +167,19 @@ def auto_vs_given_steps(ok, index):
         simd = [p for p in pairs if p[1].prefix.startswith("simd.") and p[1].axis == "serial"
                 and p[1].types == "f32"]
         best_simd = min(simd, key=lambda p: p[1].seconds) if simd else None
+        alone = ""
+        if best_simd:
+            r = best_simd[1]
+            st, g = index.get(("steps", r.id, shape, r.threads)), index.get(("grad", r.id, shape,
+                                                                               r.threads))
+            if st and not st.error:
+                alone = " (its steps alone %.2fx)" % (st.seconds / g.seconds)
         out.append("Steps chosen in the call / given steps (grad_auto / grad), N=%d b=%d d=%d, "
                    "%d kernels: median %.2fx, worst %.2fx (%s t%d)%s" % (
                        shape[0], shape[1], shape[2], len(pairs), median[0], worst[0],
                        worst[1].id, worst[1].threads,
-                       ", fastest serial SIMD f32 %s %.2fx" % (best_simd[1].id, best_simd[0])
+                       ", fastest serial SIMD f32 %s %.2fx%s" % (best_simd[1].id, best_simd[0],
+                                                                  alone)
                        if best_simd else ""))
     return out
 
