@@ -55,6 +55,18 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
   // from L1.
   static constexpr std::size_t kHeld = min_size(16, kRegisters - 4);
 
+  // f(0), ..., f(N - 1), unrolled by the compiler's front end. A loop that loads a row of
+  // vectors into an array of registers, or stores it, is a copy to GCC 12, which made it a
+  // memcpy through the stack in 16-byte pieces (generic tuning splits unaligned 32-byte
+  // moves); reloading 32 bytes from two 16-byte stores cannot be forwarded, a stall per block.
+  template <std::size_t N, class F>
+  static void each(F&& f) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (f(I), ...);
+    }
+    (std::make_index_sequence<N>());
+  }
+
   // x . w for one row: C accumulators, vector v of the row into accumulator v mod C, the
   // tail vector into accumulator 0, then joined pairwise. C = A, except that a held row of
   // 4+ vectors gets two chains even when A = 1: a row is then one dependent FMA chain per
@@ -131,7 +143,7 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
                                         const T* w, std::size_t full, std::size_t tail,
                                         const V& wtail, const Mask& tmask, Acc* col2) {
     V wv[NV > 0 ? NV : 1];
-    for (std::size_t v = 0; v < NV; ++v) wv[v] = load(w + v * W);
+    each<NV>([&](std::size_t v) { wv[v] = load(w + v * W); });
     const T* x0 = B.row(i0);
     V sums[W];
     if (n < W) {
@@ -160,7 +172,7 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
       if constexpr (kSq) {
         // The tail's slot only with a tail (a loop to NV + (tail != 0) became a memcpy).
         V sq[NV + 1];
-        for (std::size_t v = 0; v < NV; ++v) sq[v] = V::load_aligned(col2 + v * W);
+        each<NV>([&](std::size_t v) { sq[v] = V::load_aligned(col2 + v * W); });
         sq[NV] = tail != 0 ? V::load_aligned(col2 + NV * W) : zero();
         // Squares and w held need 2 NV + 5 registers and GCC 12 spilled from 2 NV + 8 of 16:
         // then w comes from L1 (a spilled square stalls each row: 1.6x, d = 64 f32 AVX2).
@@ -168,7 +180,7 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
         for (std::size_t r = 0; r < W; ++r)
           sums[haddp_slot(r)] =
               row_dot<kSafeTail, NV, kSq>(row(r), w, held_w, full, tail, wtail, tmask, sq);
-        for (std::size_t v = 0; v < NV; ++v) sq[v].store_aligned(col2 + v * W);
+        each<NV>([&](std::size_t v) { sq[v].store_aligned(col2 + v * W); });
         if (tail != 0) sq[NV].store_aligned(col2 + NV * W);
       } else {
         // Unrolled where W <= 4: GCC 12 kept that loop rolled, the chains' join on the stack
