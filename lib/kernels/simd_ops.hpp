@@ -26,7 +26,8 @@ struct SimdOps : SimdDots<T, Acc, Arch> {
   // xsimd::fma).
   using Dots = SimdDots<T, Acc, Arch>;
   using Dots::fma, Dots::fnma, Dots::load, Dots::zero, Dots::pair_sums, Dots::first_lanes,
-      Dots::load_tail, Dots::load_acc_tail, Dots::store_acc, Dots::safe_rows, Dots::residual_blocks;
+      Dots::load_tail, Dots::load_acc_tail, Dots::store_acc, Dots::safe_rows, Dots::residual_blocks,
+      Dots::each;
   using Dots::W, Dots::A, Dots::kChains;
   using typename Dots::Mask;
   using typename Dots::V;
@@ -145,12 +146,13 @@ struct SimdOps : SimdDots<T, Acc, Arch> {
     typename P::Coef coef[G];
     for (std::size_t g = 0; g < G; ++g) coef[g] = p.coef(c - sw.j0 + g * W);
     V acc[S][G][K];
-    for (std::size_t g = 0; g < G; ++g)
+    Dots::template each<G>([&](std::size_t g) {  // not a loop, which became a memcpy (Dots::each)
       for (std::size_t k = 0; k < K; ++k) {
         Acc* o = out[k] + c + g * W;
         acc[0][g][k] = kTail && g == G - 1 ? load_acc_tail(o, sw.tail) : V::load_unaligned(o);
         for (std::size_t s = 1; s < S; ++s) acc[s][g][k] = zero();
       }
+    });
     // kAhead: the next chunk's share of this tile (prefetch_ahead) per group of S rows, from
     // a local copy kept in registers, outside the row function, which must stay inlined.
     PrefetchStream ahead{};
@@ -176,9 +178,10 @@ struct SimdOps : SimdDots<T, Acc, Arch> {
       for (std::size_t s = 0; s + step < S; s += 2 * step)
         for (std::size_t g = 0; g < G; ++g)
           for (std::size_t k = 0; k < K; ++k) acc[s][g][k] += acc[s + step][g][k];
-    for (std::size_t g = 0; g < G; ++g)
+    Dots::template each<G>([&](std::size_t g) {
       for (std::size_t k = 0; k < K; ++k)
         store_acc(acc[0][g][k], out[k] + c + g * W, kTail && g == G - 1 ? sw.tail : W);
+    });
     if constexpr (kAhead) tl_prefetch = ahead;
   }
 
