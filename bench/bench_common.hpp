@@ -165,6 +165,7 @@ bool skip_if_check_fails(benchmark::State& state, const std::string& name,
 //   bytes  = b * (d + 1) * sizeof(T)   X and y read once: the least any pass must read
 //   flops  = loss 2bd | residual gradient 10bd (2bd residuals + 8bd perturbed sums)
 //            | blackbox 4bd^2 (2d losses of 2bd) | analytic 4bd (2bd residuals + 2bd X^T r)
+//            | steps 4bd (2bd residuals + 2bd column sums of squares; the rule not counted)
 enum class Op { loss, residual, blackbox, analytic, steps, read, fma };
 double flops_per_call(Op op, std::size_t b, std::size_t d);
 

@@ -4,7 +4,10 @@
 // bench_common.hpp; and the split limit of a serial kernel (what t threads reach running it on
 // 1/t of the rows each). Which ones run is bench_plan.cpp.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <iomanip>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -46,9 +49,23 @@ std::string check_kernel(const Kernel& k, Family fam, const BatchView<T>& batch,
   if (fam == Family::grad_auto) {
     numgrad::gradient_auto<T>(k, S, w, h, g, exec);  // h: the steps it chose
   } else if (fam == Family::steps) {
-    // The steps are right when the gradient they give is: the kernel's own steps, then its
-    // gradient with them against the reference.
+    // The kernel's steps against make_steps' (the same rule on another kernel's sums, which
+    // may differ in their last bits: a near-tie can then pick another step of the rule's
+    // window of four powers of two, so within a factor of 8), then its gradient with them.
     data_aware_steps<T>(k, S, w, h, exec);
+    std::vector<T> want(S.d);
+    make_steps<T>(StepPolicy{}, S, w, want);
+    for (std::size_t j = 0; j < S.d; ++j) {
+      int e = 0;
+      const double ratio = static_cast<double>(h[j]) / static_cast<double>(want[j]);
+      if (!(std::isfinite(h[j]) && h[j] > 0 && std::frexp(h[j], &e) == T(0.5) && ratio >= 0.125 &&
+            ratio <= 8)) {
+        std::ostringstream os;
+        os << std::setprecision(9) << "steps: h[" << j << "]=" << h[j]
+           << " is not a power of two within a factor of 8 of make_steps' " << want[j];
+        return os.str();
+      }
+    }
     numgrad::gradient<T>(k, S, w, h, g, exec);
   } else {
     make_steps<T>(StepPolicy{}, S, w, h);

@@ -153,16 +153,16 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
       // the block instead cost W rows for b = 1: 30% of a gradient call, AVX-512 f32 d = 16.
       // One loop (a separate zeroing loop became a rep stos of W vectors, 36% of the call).
       for (std::size_t r = 0; r < W; ++r) {
-        const T* x = x0 + r * B.ld;
         if (r >= n) {
           sums[haddp_slot(r)] = zero();
         } else if constexpr (NV > 0) {
+          const T* x = x0 + r * B.ld;
           sums[haddp_slot(r)] = row_dot<kSafeTail, NV>(x, w, wv, full, tail, wtail, tmask);
           if constexpr (kSq)
             row_dot<kSafeTail, 0, true>(x, w, wv, full, tail, wtail, tmask, nullptr, col2);
         } else {
-          sums[haddp_slot(r)] =
-              row_dot<kSafeTail, 0, kSq>(x, w, wv, full, tail, wtail, tmask, nullptr, col2);
+          sums[haddp_slot(r)] = row_dot<kSafeTail, 0, kSq>(x0 + r * B.ld, w, wv, full, tail, wtail,
+                                                           tmask, nullptr, col2);
         }
       }
       return xsimd::haddp(sums);

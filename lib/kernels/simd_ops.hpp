@@ -26,8 +26,7 @@ struct SimdOps : SimdDots<T, Acc, Arch> {
   // xsimd::fma).
   using Dots = SimdDots<T, Acc, Arch>;
   using Dots::fma, Dots::fnma, Dots::load, Dots::zero, Dots::pair_sums, Dots::first_lanes,
-      Dots::load_tail, Dots::load_acc_tail, Dots::store_acc, Dots::safe_rows, Dots::residual_blocks,
-      Dots::each;
+      Dots::load_tail, Dots::load_acc_tail, Dots::store_acc, Dots::safe_rows, Dots::residual_blocks;
   using Dots::W, Dots::A, Dots::kChains;
   using typename Dots::Mask;
   using typename Dots::V;
