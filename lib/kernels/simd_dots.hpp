@@ -32,8 +32,8 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
   // The lane primitives, named here so that a call such as fma(a, b, c) always means the
   // member (ordinary lookup finds it, so argument-dependent lookup never reaches xsimd::fma).
   using Lanes = SimdLanes<T, Acc, Arch>;
-  using Lanes::fma, Lanes::fnma, Lanes::load, Lanes::zero, Lanes::pair_sums, Lanes::first_lanes,
-      Lanes::load_tail, Lanes::load_acc_tail, Lanes::store_acc, Lanes::safe_rows, Lanes::haddp_slot;
+  using Lanes::fma, Lanes::load, Lanes::zero, Lanes::pair_sums, Lanes::first_lanes,
+      Lanes::load_tail, Lanes::safe_rows, Lanes::haddp_slot;
   using Lanes::W, Lanes::kRegisters;
   using typename Lanes::Mask;
   using typename Lanes::V;
