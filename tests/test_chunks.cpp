@@ -100,6 +100,12 @@ void expect_joins_equal(const Kernel& k, const Shape& s) {
     for (std::size_t j = 0; central && j < d; ++j)
       ASSERT_EQ(bits(g[j]), bits(want_g[j])) << k.id << " own gradient";
   }
+  // The steps' sums are per chunk wherever the chunks are the serial kernel's: tbb.weights
+  // takes tbb.samples' (they need not follow its coordinate blocks).
+  if (k.axis != Axis::both || d <= 128) {
+    data_aware_steps<T>(k, all, p.w, h);
+    for (std::size_t j = 0; j < d; ++j) ASSERT_EQ(h[j], want_h[j]) << k.id << " own steps j=" << j;
+  }
 
   for (std::size_t ranges : {1, 2, 3, 4}) {
     SCOPED_TRACE(::testing::Message() << k.id << " " << s.b << "x" << d << " ranges=" << ranges);

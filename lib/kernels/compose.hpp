@@ -345,6 +345,16 @@ void finish_steps(const T* w, double r2, const Acc* col2, std::size_t d, std::si
   }
 }
 
+// finish_steps as compiled in the unit of Ops' passes: TableOps (a baseline wrapper composing
+// another unit's tables) brings that unit's copy, whose window vectorises; this one may not.
+template <class Ops, class T, class Acc>
+void ops_finish_steps(const T* w, double r2, const Acc* col2, std::size_t d, std::size_t b, T* h) {
+  if constexpr (requires { Ops::finish_steps(w, r2, col2, d, b, h); })
+    Ops::finish_steps(w, r2, col2, d, b, h);
+  else
+    finish_steps(w, r2, col2, d, b, h);
+}
+
 // sum_i r_i^2 in double, for the paths that split coordinates (the others take it from
 // residual_squares). The sums of a step are not the kernel's result, so any fixed order does:
 // eight interleaved chains, since one would wait on its own additions (4 cycles each).
@@ -411,7 +421,7 @@ struct Whole {
     Acc* r = residual_buffer<Acc>(B.rows);
     Acc* col2 = sum_arrays<Acc>(B.d);
     const double r2 = static_cast<double>(Ops::residual_squares(B, w, r, col2));
-    finish_steps(w, r2, col2, B.d, B.rows, h);
+    ops_finish_steps<Ops>(w, r2, col2, B.d, B.rows, h);
   }
   static void residual_auto(const BatchView<T>& B, const T* w, T* h, double* g, const Exec& e) {
     steps(B, w, h, e);
@@ -428,9 +438,10 @@ struct Whole {
 // Wraps a template Ops<T, Acc> as a table of function pointers (what crosses TU borders).
 template <class Ops>
 constexpr OpsTable<typename Ops::value_type, typename Ops::acc_type> ops_table() {
-  return {&Ops::loss_sum,       &Ops::residuals,     &Ops::residual_squares,
-          &Ops::perturbed_sums, &Ops::gradient_sums, &Ops::square_sums,
-          &Ops::depths};
+  using T = typename Ops::value_type;
+  using Acc = typename Ops::acc_type;
+  return {&Ops::loss_sum,      &Ops::residuals,   &Ops::residual_squares, &Ops::perturbed_sums,
+          &Ops::gradient_sums, &Ops::square_sums, &Ops::depths,           &finish_steps<T, Acc>};
 }
 template <template <class T, class Acc> class Ops>
 constexpr OpsFamily ops_family() {
@@ -499,6 +510,10 @@ struct TableOps {
     Table.square_sums(rows, r, j0, j1, out);
   }
   static SumDepths depths(std::size_t b, std::size_t d) { return Table.depths(b, d); }
+  static void finish_steps(const value_type* w, double r2, const acc_type* col2, std::size_t d,
+                           std::size_t b, value_type* h) {
+    Table.finish_steps(w, r2, col2, d, b, h);
+  }
 };
 
 }  // namespace

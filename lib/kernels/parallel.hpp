@@ -88,6 +88,12 @@ void block_over_chunks(const RowChunks& rc, const BatchView<T>& B, const Acc* r,
   }
 }
 
+// Tasks own row chunks (OverSamples) or chunk x block tiles (OverBoth): Tiled<> on an arena.
+template <class Ops, class Small = Serial<Ops>>
+using OverSamples = Tiled<Ops, Small, kAllCols, kAllCols, kAllCols, ArenaRunner>;
+template <class Ops, class Small = Serial<Ops>>
+using OverBoth = Tiled<Ops, Small, kBothCols, kBothCols, kColUnit, ArenaRunner>;
+
 // Tasks own coordinate blocks, fixed by (b, d), and each runs its block over the serial
 // kernel's row chunks (block_over_chunks), so the summation depths are Serial<Ops>'s; the
 // numbers are too when the inner kernel's sum for a coordinate does not depend on the block
@@ -146,15 +152,11 @@ struct OverWeights {
     if (!out[0]) return Small::analytic(B, w, g, e);
     finish_analytic(B.rows, out[0], B.d, g);
   }
-  // r over the row chunks, the columns' sums of squares over coordinate blocks.
+  // Over row chunks, as OverSamples: the steps' sums need not follow the coordinate blocks
+  // (any fixed order does), and per chunk they come from the pass that computes r, where
+  // blocks would read X a second time for the squares. r stays in the residual buffer.
   static void steps(const BatchView<T>& B, const T* w, T* h, const Exec& e) {
-    if (one_tile(B)) return Small::steps(B, w, h, e);
-    const auto out = block_sums<1>(
-        B, w, true, e, [&](const auto& rows, const Acc* r, auto j0, auto j1, Acc* const* o) {
-          Ops::square_sums(rows, r, j0, j1, o[0]);
-        });
-    if (!out[0]) return Small::steps(B, w, h, e);
-    finish_steps(w, squared_norm(residual_buffer<Acc>(B.rows), B.rows), out[0], B.d, B.rows, h);
+    OverSamples<Ops, Small>::steps(B, w, h, e);
   }
   static void residual_auto(const BatchView<T>& B, const T* w, T* h, double* g, const Exec& e) {
     if (one_tile(B) || single_block(B)) return Small::residual_auto(B, w, h, g, e);
@@ -205,11 +207,6 @@ struct OverWeights {
     ChunkSums<Ops, ArenaRunner>::run(what, rows, b, k0, k1, w, h, out, e);
   }
 };
-
-template <class Ops, class Small = Serial<Ops>>
-using OverSamples = Tiled<Ops, Small, kAllCols, kAllCols, kAllCols, ArenaRunner>;
-template <class Ops, class Small = Serial<Ops>>
-using OverBoth = Tiled<Ops, Small, kBothCols, kBothCols, kColUnit, ArenaRunner>;
 
 }  // namespace
 }  // namespace numgrad::detail
