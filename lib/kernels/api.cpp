@@ -354,7 +354,7 @@ void join_steps(const Kernel& k, std::size_t b, std::span<const T> w,
     using Acc = decltype(acc);
     double r2 = 0;
     const std::vector<Acc> col2 = join_columns<Acc>(partials, grid.count, width, d, &r2);
-    detail::finish_steps(w.data(), r2, col2.data(), d, b, h.data());
+    detail::finish_steps(w.data(), r2, col2.data(), d, h.data());
   });
 }
 

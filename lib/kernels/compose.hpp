@@ -129,10 +129,13 @@ double midpoint_shift(T w, T h) {
   return -(static_cast<double>(sum_error(w, h)) + static_cast<double>(sum_error(w, T(-h)))) / 2;
 }
 
-// The predicted error of the central difference with step h (data_aware_step): the rounding
-// a / h + c h (inv_h = 1 / h, exact for a power of two) plus s |shift| of the midpoint.
-inline double step_error(double h, double inv_h, double shift, double a, double c, double s) {
-  return a * inv_h + c * h + s * std::abs(shift);
+// The predicted error of the central difference with step h (data_aware_step), divided by
+// u col2 / b: q / h + h from the rounding (inv_h = 1 / h, exact for a power of two) plus
+// k_shift |shift| of the midpoint. fast_step evaluates the same expression in the same order,
+// and every product is exact (powers of two, barring underflow), so that both paths score a
+// step with the same bits, fused multiply-adds or not, and break exact ties alike.
+inline double step_error(double h, double inv_h, double shift, double q, double k_shift) {
+  return q * inv_h + h + k_shift * std::abs(shift);
 }
 
 // 2^e, built from its bits where it is a normal double (a call of ldexp per candidate would
@@ -186,34 +189,35 @@ int exact_exponent_limit(T w) {
 
 // The data-aware step of one coordinate. With r2 = sum_i r_i^2 and col2 = sum_i x_ij^2, the
 // central difference of this quadratic errs by about u (r2 + h^2 col2) / (b h) from the
-// rounding of the two losses (u: a unit roundoff), smallest at h = sqrt(r2 / col2), plus
-// c_j |shift| from evaluating at a shifted midpoint (c_j = 2 col2 / b). Over the powers of two
-// 2^k, elo <= k <= ehi, the rounding part a / h + c h is least at the one nearest the optimum
-// in octaves (it is symmetric in log h), 2^e; when both its ends are exact (shift 0) that is
-// the minimum. Otherwise the search walks away from e in both directions, bounded by the
-// rounding part alone: downwards a / h grows, and below the largest exponent with exact ends
-// (limit) every step is exact and only rounds more; upwards c h grows. So the step found is
-// the model's minimum, as a brute-force search over every power of two confirms
-// (tests/test_steps.cpp). Every step is a power of two, so dividing by one is a multiply.
+// rounding of the two losses (u = eps / 2: a unit roundoff), smallest at h = sqrt(r2 / col2),
+// plus (2 col2 / b) |shift| from evaluating at a shifted midpoint; scaled by b / (u col2) that
+// is q / h + h + (4 / eps) |shift| with q = r2 / col2, whatever b. Over the powers of two 2^k,
+// elo <= k <= ehi, the rounding part q / h + h is least at the one nearest the optimum in
+// octaves (it is symmetric in log h), 2^e; when both its ends are exact (shift 0) that is the
+// minimum. Otherwise the search walks away from e, downwards first, then upwards, bounded by
+// the rounding part alone: downwards q / h grows, and below the largest exponent with exact ends
+// (limit) every step is exact and only rounds more; upwards h grows. So the step found is the
+// model's minimum, as a brute-force search over every power of two confirms
+// (tests/test_steps.cpp); of tied steps, the first scored. Every step is a power of two, so
+// dividing by one is a multiply.
 template <class T>
-T data_aware_step(T w, double r2, double col2, double u_over_b, double two_over_b, int elo,
-                  int ehi) {
+T data_aware_step(T w, double r2, double col2, int elo, int ehi) {
   const double q = r2 / col2;  // 0 when it underflows: the smallest step
   const int e = q > 0 ? std::clamp(nearest_sqrt_pow2_exponent(q), elo, ehi) : elo;
   const int limit = exact_exponent_limit(w);
   if (e <= limit) return static_cast<T>(pow2(e));
-  const double a = u_over_b * r2, c = u_over_b * col2, s = two_over_b * col2;
+  const double k_shift = 4 / static_cast<double>(std::numeric_limits<T>::epsilon());
   auto score = [&](int k) {
     const T h = static_cast<T>(pow2(k));
-    return step_error(static_cast<double>(h), pow2(-k), midpoint_shift(w, h), a, c, s);
+    return step_error(static_cast<double>(h), pow2(-k), midpoint_shift(w, h), q, k_shift);
   };
   int best_k = e;
   double best = score(e);
-  for (int k = e - 1; k >= elo && a * pow2(-k) < best; --k) {
+  for (int k = e - 1; k >= elo && q * pow2(-k) < best; --k) {
     if (const double sk = score(k); sk < best) best = sk, best_k = k;
     if (k <= limit) break;
   }
-  for (int k = e + 1; k <= ehi && c * pow2(k) < best; ++k)
+  for (int k = e + 1; k <= ehi && pow2(k) < best; ++k)
     if (const double sk = score(k); sk < best) best = sk, best_k = k;
   return static_cast<T>(pow2(best_k));
 }
@@ -239,8 +243,8 @@ inline std::int64_t pick(bool c, std::int64_t x, std::int64_t y) {
 }
 
 // data_aware_step's search within four exponents around the optimum, without branches so
-// that the loop over coordinates vectorises. Scores are divided by c: q / h + h + K |shift|
-// with q = a / c = r2 / col2 and K = s / c = 4 / eps.
+// that the loop over coordinates vectorises. Scores are step_error's, q / h + h + K |shift|
+// with q = r2 / col2 and K = 4 / eps, evaluated in the same order.
 // With h_e = 2^e the nearest power of two (x = h_e / sqrt(q) in [2^-1/2, 2^1/2]), no shift
 // costs more than 2h where h >= |w| (|shift| <= ulp(w + h) / 2 <= eps h / 2), so the best is at
 // most S(e) <= sqrt(q) (1/x + 3x), and a step outside the window scores no less than its rounding
@@ -273,9 +277,11 @@ template <class T>
   e = pick(e < elo, elo, e);
   e = pick(e > ehi, ehi, e);
   const double he = pow2_bits(e), ie = pow2_bits(-e), hlo = pow2_bits(elo), hhi = pow2_bits(ehi);
-  // The window e, then e-1, e+1, e-2 above the optimum and e+1, e-1, e+2 below it.
-  const double m1 = pick(up, 0.5, 2.0), m2 = pick(up, 2.0, 0.5), m3 = pick(up, 0.25, 4.0);
-  const double mul[4] = {1.0, m1, m2, m3}, inv[4] = {1.0, m2, m1, pick(up, 4.0, 0.25)};
+  // The window in the search's order (data_aware_step: e, then down, then up), so that ties go
+  // the same way: e, e-1, e-2, e+1 above the optimum and e, e-1, e+1, e+2 below it.
+  const double m2 = pick(up, 0.25, 2.0), m3 = pick(up, 2.0, 4.0);
+  const double mul[4] = {1.0, 0.5, m2, m3};
+  const double inv[4] = {1.0, 2.0, pick(up, 4.0, 0.5), pick(up, 0.5, 0.25)};
   double best = kInf, best_h = 0, shift_low = 0;
 #pragma GCC unroll 4
   for (std::size_t i = 0; i < 4; ++i) {
@@ -287,7 +293,7 @@ template <class T>
     const bool better = valid & (score < best);
     best = pick(better, score, best);
     best_h = pick(better, h, best_h);
-    const bool lowest = ((i == 3) & up) | ((i == 2) & !up);
+    const bool lowest = ((i == 2) & up) | ((i == 1) & !up);
     shift_low = pick(lowest, pick(valid, shift, 0.0), shift_low);
   }
   // The window's lowest and highest exponents: e-2 and e+1 above the optimum, e-1 and e+2 below.
@@ -319,15 +325,18 @@ template <class T, class Acc>
 // instructions a coordinate, which at b <= 64 was more than the gradient itself), then
 // data_aware_step for the coordinates it left at 0. Both give the model's minimum.
 // The window vectorises with AVX2, AVX-512 and NEON, not in a baseline x86-64 unit (SSE2 has no
-// 64-bit integer compares): there it ran scalar, about 400 instructions a coordinate, where the
-// search with its early exit for an exact nearest step took half the time (16 coordinates).
+// 64-bit integer compares): there it ran scalar, about 400 instructions a coordinate, and the
+// search alone, with its early exit for an exact nearest step, took 0.5x its time on 16
+// coordinates repeated and 0.7x on 4096 random ones, whose branches no predictor learns. Both
+// paths choose the same step, ties included (step_error), which the bitwise comparisons of a
+// kernel's steps with make_steps' and with MPI joins (baseline units) rely on.
 #if defined(__x86_64__) && !defined(__AVX2__)
 constexpr bool kVectorWindow = false;
 #else
 constexpr bool kVectorWindow = true;
 #endif
 template <class T, class Acc>
-void finish_steps(const T* w, double r2, const Acc* col2, std::size_t d, std::size_t b, T* h) {
+void finish_steps(const T* w, double r2, const Acc* col2, std::size_t d, T* h) {
   // The rounding is scored at the unit roundoff of T, not of the accumulator: the data and w
   // live in T, and one set of steps then serves every kernel of that type (an f32acc64
   // kernel's losses round far less, but its midpoint shifts as much as an f32 kernel's).
@@ -335,11 +344,12 @@ void finish_steps(const T* w, double r2, const Acc* col2, std::size_t d, std::si
   constexpr double tiny = static_cast<double>(std::numeric_limits<T>::min());
   // The largest step: the largest power of two up to max(T) / 4.
   constexpr int ehi = std::numeric_limits<T>::max_exponent - 3;
-  const double u_over_b = eps / 2 / static_cast<double>(b), two_over_b = 2 / static_cast<double>(b);
-  if (kVectorWindow && fast_steps(w, r2, col2, d, eps, tiny, ehi, h) == 0) return;
+  if constexpr (kVectorWindow)
+    if (fast_steps(w, r2, col2, d, eps, tiny, ehi, h) == 0) return;
   double relative = 0;  // cbrt(eps), once and only when needed: cbrt is not cheap
   for (std::size_t j = 0; j < d; ++j) {
-    if (kVectorWindow && h[j] != T(0)) continue;
+    if constexpr (kVectorWindow)
+      if (h[j] != T(0)) continue;
     const double wj = std::abs(static_cast<double>(w[j]));
     // The smallest step: two units in the last place of w_j (of the smallest normal at 0).
     const int elo = 1 + ceil_pow2_exponent(std::max(wj * eps, tiny));
@@ -349,18 +359,19 @@ void finish_steps(const T* w, double r2, const Acc* col2, std::size_t d, std::si
       const double v = relative * std::max(1.0, wj);  // score only the shift
       rr = v * v, c2 = 1;
     }
-    h[j] = data_aware_step(w[j], rr, c2, u_over_b, two_over_b, elo, ehi);
+    h[j] = data_aware_step(w[j], rr, c2, elo, ehi);
   }
 }
 
 // finish_steps as compiled in the unit of Ops' passes: TableOps (a baseline wrapper composing
-// another unit's tables) brings that unit's copy, whose window vectorises; this one may not.
+// another unit's tables) brings that unit's copy, whose window vectorises where that unit's ISA
+// allows; this baseline copy runs the search alone.
 template <class Ops, class T, class Acc>
-void ops_finish_steps(const T* w, double r2, const Acc* col2, std::size_t d, std::size_t b, T* h) {
-  if constexpr (requires { Ops::finish_steps(w, r2, col2, d, b, h); })
-    Ops::finish_steps(w, r2, col2, d, b, h);
+void ops_finish_steps(const T* w, double r2, const Acc* col2, std::size_t d, T* h) {
+  if constexpr (requires { Ops::finish_steps(w, r2, col2, d, h); })
+    Ops::finish_steps(w, r2, col2, d, h);
   else
-    finish_steps(w, r2, col2, d, b, h);
+    finish_steps(w, r2, col2, d, h);
 }
 
 // sum_i r_i^2 in double, for the paths that split coordinates (the others take it from
@@ -429,7 +440,7 @@ struct Whole {
     Acc* r = residual_buffer<Acc>(B.rows);
     Acc* col2 = sum_arrays<Acc>(B.d);
     const double r2 = static_cast<double>(Ops::residual_squares(B, w, r, col2));
-    ops_finish_steps<Ops>(w, r2, col2, B.d, B.rows, h);
+    ops_finish_steps<Ops>(w, r2, col2, B.d, h);
   }
   static void residual_auto(const BatchView<T>& B, const T* w, T* h, double* g, const Exec& e) {
     steps(B, w, h, e);
@@ -519,8 +530,8 @@ struct TableOps {
   }
   static SumDepths depths(std::size_t b, std::size_t d) { return Table.depths(b, d); }
   static void finish_steps(const value_type* w, double r2, const acc_type* col2, std::size_t d,
-                           std::size_t b, value_type* h) {
-    Table.finish_steps(w, r2, col2, d, b, h);
+                           value_type* h) {
+    Table.finish_steps(w, r2, col2, d, h);
   }
 };
 

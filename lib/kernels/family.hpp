@@ -25,9 +25,10 @@ struct OpsTable {
   void (*square_sums)(const BatchView<T>& rows, const Acc* r, std::size_t j0, std::size_t j1,
                       Acc* out);
   SumDepths (*depths)(std::size_t b, std::size_t d);
-  // The data-aware steps from the sums (compose.hpp finish_steps), compiled in the same unit:
-  // its rule vectorises there, and not in the baseline units that compose these tables.
-  void (*finish_steps)(const T* w, double r2, const Acc* col2, std::size_t d, std::size_t b, T* h);
+  // The data-aware steps from the sums (compose.hpp finish_steps) as compiled in the same unit:
+  // its window vectorises with AVX2, AVX-512 and NEON, never in the baseline unit of the
+  // wrappers that compose these tables.
+  void (*finish_steps)(const T* w, double r2, const Acc* col2, std::size_t d, T* h);
 };
 
 struct OpsFamily {

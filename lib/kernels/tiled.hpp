@@ -353,13 +353,12 @@ struct Tiled {
       });
       double r2 = 0;
       for (std::size_t k = 0; k < rc.count; ++k) r2 += static_cast<double>(p.row(1, k)[0]);
-      return ops_finish_steps<Ops>(w, r2, col2, B.d, B.rows, h);
+      return ops_finish_steps<Ops>(w, r2, col2, B.d, h);
     }
     const auto out = tile_sums<1>(e, rc, cb, B, w, true,
                                   [&](const auto& rows, const Acc* rk, auto j0, auto j1,
                                       Acc* const* o) { Ops::square_sums(rows, rk, j0, j1, o[0]); });
-    ops_finish_steps<Ops>(w, squared_norm(residual_buffer<Acc>(B.rows), B.rows), out[0], B.d,
-                          B.rows, h);
+    ops_finish_steps<Ops>(w, squared_norm(residual_buffer<Acc>(B.rows), B.rows), out[0], B.d, h);
   }
   // The steps, then the perturbed sums of every tile from the residuals the steps left.
   static void residual_auto(const BatchView<T>& B, const T* w, T* h, double* g, const Exec& e) {
