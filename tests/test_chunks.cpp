@@ -106,6 +106,19 @@ void expect_joins_equal(const Kernel& k, const Shape& s) {
     data_aware_steps<T>(k, all, p.w, h);
     for (std::size_t j = 0; j < d; ++j) ASSERT_EQ(h[j], want_h[j]) << k.id << " own steps j=" << j;
   }
+  // gradient_auto is the kernel's steps, then its gradient with them, bit for bit: the
+  // residuals it reuses from the steps' pass are the ones the gradient computes.
+  if (central || k.algorithm == Algorithm::analytic) {
+    std::vector<T> steps(d), auto_h(d);
+    std::vector<double> auto_g(d);
+    data_aware_steps<T>(k, all, p.w, steps);
+    gradient_auto<T>(k, all, p.w, auto_h, auto_g);
+    gradient<T>(k, all, p.w, steps, g);
+    for (std::size_t j = 0; j < d; ++j) {
+      ASSERT_EQ(auto_h[j], steps[j]) << k.id << " gradient_auto's steps j=" << j;
+      ASSERT_EQ(bits(auto_g[j]), bits(g[j])) << k.id << " gradient_auto j=" << j;
+    }
+  }
 
   for (std::size_t ranges : {1, 2, 3, 4}) {
     SCOPED_TRACE(::testing::Message() << k.id << " " << s.b << "x" << d << " ranges=" << ranges);
