@@ -4,8 +4,8 @@
 // the same score. Both of the rule's paths are checked: the vectorised window (fast_step) and
 // the full search (data_aware_step), which runs where the window cannot vouch for its step
 // and, in baseline x86-64 units, for every coordinate. A sweep near the top of a binade
-// reaches the window's edge cases. No tolerance: the scores are one formula (the window scales
-// them by a constant), so the chosen step's must equal the minimum up to ties (1e-12).
+// reaches the window's edge cases. No tolerance: the scores are one formula (both paths scale
+// it by b / (u col2)), so the chosen step's must equal the minimum up to ties (1e-12).
 #include <gtest/gtest.h>
 
 #include <cmath>
