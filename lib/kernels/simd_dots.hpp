@@ -51,9 +51,19 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
   // loop unrolls and w stays in registers for the whole block, so a row costs one load per
   // vector (a w reload per FMA halves what the L1 ports deliver of X: 57 against 85 GB/s at
   // d = 64 f32 from L2 on Zen 4). The row sums go to memory (haddp's input), so kHeld leaves
-  // four registers for the row in flight; longer rows (NV = 0) loop at run time and reload w
-  // from L1.
-  static constexpr std::size_t kHeld = min_size(16, kRegisters - 4);
+  // four registers for the row in flight. Longer rows on 32-register ISAs (NV = kLong) hold
+  // their first kHeld vectors of w the same way and reload the rest from L1 in a run-time
+  // loop: against reloading all of it (2 loads per FMA), the AVX-512 f64 loss at d = 256 took
+  // 0.73x the time in L2 and the gradient 0.85x (b = 64, medians of 8 alternating runs), and
+  // from DRAM both stayed within the noise. With 16 registers GCC 12 spilled the held part
+  // from the unrolled rows (the AVX2 and SSE2 loss 1.1-1.3x slower), so there long rows, like
+  // rows of no full vector (ld > d < W), loop from the start (NV = 0). Sharing each w load
+  // between two rows instead did as well in cache but read 2.5x slower from DRAM: two streams
+  // 2 KiB apart (see block_dots).
+  static constexpr std::size_t kHeld = min_size(16, kRegisters - 4), kLong = kHeld + 1;
+  static constexpr bool kHoldLong = kRegisters >= 32;
+  // Vectors of w a block holds in registers.
+  static constexpr std::size_t held(std::size_t nv) { return nv == kLong ? kHeld : nv; }
 
   // f(0), ..., f(N - 1), unrolled by the compiler's front end. A loop that loads a row of
   // vectors into an array of registers, or stores it, is a copy to GCC 12, which made it a
@@ -70,39 +80,41 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
   // x . w for one row: C accumulators, vector v of the row into accumulator v mod C, the
   // tail vector into accumulator 0, then joined pairwise. C = A, except that a held row of
   // 4+ vectors gets two chains even when A = 1: a row is then one dependent FMA chain per
-  // call site, and halving it was 4% faster at d = 256 f32 from L2. NV > 0: full == NV W,
-  // and wv holds w in registers (null: w is reloaded from L1).
+  // call site, and halving it was 4% faster at d = 256 f32 from L2; a long row keeps A, and
+  // vector v goes to chain v mod A in both its parts. 0 < NV <= kHeld: full == NV W, and wv
+  // holds w in registers (null: w is reloaded from L1); NV = kLong: wv holds its first kHeld.
   // kSq also adds each loaded vector's squares to the column sums of squares: sq (NV + 1
   // registers, the last for the tail) for a held row, col2 in memory for a long one. The
   // vector is loaded once for both, so the steps' sums cost FMAs, not another pass over X.
   template <bool kSafeTail, std::size_t NV, bool kSq = false>
   static V row_dot(const T* x, const T* w, const V* wv, std::size_t full, std::size_t tail,
                    const V& wtail, const Mask& tmask, V* sq = nullptr, Acc* col2 = nullptr) {
-    constexpr std::size_t C = NV >= 4 && A == 1 ? 2 : A;
+    constexpr bool kHeldRow = NV > 0 && NV < kLong;
+    constexpr std::size_t C = kHeldRow && NV >= 4 && A == 1 ? 2 : A;
     V acc[C];
     for (std::size_t a = 0; a < C; ++a) acc[a] = zero();
     // The square of the vector at element k into its column sums (slot: its register).
     auto square = [&](const V& xv, std::size_t k, std::size_t slot) {
       if constexpr (!kSq) return;
-      if constexpr (NV > 0) {
+      if constexpr (kHeldRow) {
         sq[slot] = fma(xv, xv, sq[slot]);
       } else {
         fma(xv, xv, V::load_aligned(col2 + k)).store_aligned(col2 + k);
       }
     };
-    if constexpr (NV > 0) {
-      for (std::size_t v = 0; v < NV; ++v) {
-        const V xv = load(x + v * W);
-        acc[v % C] = fma(xv, wv != nullptr ? wv[v] : load(w + v * W), acc[v % C]);
-        square(xv, v * W, v);
-      }
-    } else {
+    for (std::size_t v = 0; v < held(NV); ++v) {
+      const V xv = load(x + v * W);
+      acc[v % C] = fma(xv, wv != nullptr ? wv[v] : load(w + v * W), acc[v % C]);
+      square(xv, v * W, v);
+    }
+    if constexpr (!kHeldRow) {
       auto step = [&](std::size_t k, std::size_t a) {
         const V xv = load(x + k);
         acc[a] = fma(xv, load(w + k), acc[a]);
         square(xv, k, 0);
       };
-      std::size_t k = 0;
+      static_assert(kHeld % A == 0, "a long row's loop starts on chain 0");
+      std::size_t k = held(NV) * W;
       for (; k + A * W <= full; k += A * W)
         for (std::size_t a = 0; a < A; ++a) step(k + a * W, a);
       if constexpr (A > 1)
@@ -128,12 +140,12 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
   // and more, with or without software prefetch: interleaved streams ld apart inside a page
   // defeat the hardware stream prefetchers, which are what keeps enough misses in flight.
   // The rows are unrolled and independent, so out-of-order execution overlaps one row's FMA
-  // chain with the next row's loads. Held rows (NV > 0) are a loop over the W rows, which
-  // GCC keeps in row order with w in registers (fully unrolled, it interleaved the rows and
-  // spilled w); the run-time loop (NV = 0) is unrolled over the rows. A pair_sums tree in
-  // place of haddp was no faster, and folding pairs as soon as both rows were done was 2.7x
-  // slower from DRAM (the shuffles, waiting on outstanding misses, hold up later loads).
-  // Not inlined: with the W unrolled rows inside residual_blocks, GCC 12 allocated the
+  // chain with the next row's loads. Held rows (0 < NV <= kHeld) are a loop over the W rows,
+  // which GCC keeps in row order with w in registers (fully unrolled, it interleaved the rows
+  // and spilled w); rows with a run-time loop (NV = 0 or kLong) are unrolled over the rows. A
+  // pair_sums tree in place of haddp was no faster, and folding pairs as soon as both rows were
+  // done was 2.7x slower from DRAM (the shuffles, waiting on outstanding misses, hold up later
+  // loads). Not inlined: with the W unrolled rows inside residual_blocks, GCC 12 allocated the
   // registers of the packed short-row loop there worse (d = 4: 0.6x instead of 0.95x of read
   // bandwidth in L2); a call per W rows costs little against W rows of loads.
   // kSq: the rows also add their squares to col2 (see row_dot), held in registers for a full
@@ -142,8 +154,8 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
   [[gnu::noinline]] static V block_dots(const BatchView<T>& B, std::size_t i0, std::size_t n,
                                         const T* w, std::size_t full, std::size_t tail,
                                         const V& wtail, const Mask& tmask, Acc* col2) {
-    V wv[NV > 0 ? NV : 1];
-    each<NV>([&](std::size_t v) { wv[v] = load(w + v * W); });
+    V wv[NV > 0 ? held(NV) : 1];
+    each<held(NV)>([&](std::size_t v) { wv[v] = load(w + v * W); });
     const T* x0 = B.row(i0);
     V sums[W];
     if (n < W) {
@@ -155,19 +167,19 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
       for (std::size_t r = 0; r < W; ++r) {
         if (r >= n) {
           sums[haddp_slot(r)] = zero();
-        } else if constexpr (NV > 0) {
+        } else if constexpr (NV > 0 && NV < kLong) {
           const T* x = x0 + r * B.ld;
           sums[haddp_slot(r)] = row_dot<kSafeTail, NV>(x, w, wv, full, tail, wtail, tmask);
           if constexpr (kSq)
             row_dot<kSafeTail, 0, true>(x, w, wv, full, tail, wtail, tmask, nullptr, col2);
         } else {
-          sums[haddp_slot(r)] = row_dot<kSafeTail, 0, kSq>(x0 + r * B.ld, w, wv, full, tail, wtail,
-                                                           tmask, nullptr, col2);
+          sums[haddp_slot(r)] = row_dot<kSafeTail, NV, kSq>(x0 + r * B.ld, w, wv, full, tail, wtail,
+                                                            tmask, nullptr, col2);
         }
       }
       return xsimd::haddp(sums);
     }
-    if constexpr (NV > 0) {
+    if constexpr (NV > 0 && NV < kLong) {
       auto row = [&](std::size_t r) { return x0 + r * B.ld; };
       if constexpr (kSq) {
         // The tail's slot only with a tail (a loop to NV + (tail != 0) became a memcpy).
@@ -214,9 +226,9 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
     static constexpr auto table = []<std::size_t... NV>(std::index_sequence<NV...>) {
       return std::array<DotsFn, sizeof...(NV)>{&block_dots<kSafeTail, NV, kSq>...};
     }
-    (std::make_index_sequence<kHeld + 1>());
+    (std::make_index_sequence<(kHoldLong ? kLong : kHeld) + 1>());
     const std::size_t nv = full / W;
-    return table[nv <= kHeld ? nv : 0];
+    return table[nv <= kHeld ? nv : kHoldLong ? kLong : 0];
   }
 
   // Short rows (d = D, a power of two up to W; below W also ld == d): the W rows of a block
