@@ -78,7 +78,8 @@ TEST_P(SimdShortRows, EveryShortWidthWithinBounds) {
 INSTANTIATE_TEST_SUITE_P(Registry, SimdShortRows, ::testing::ValuesIn(simd_ids()), param_name);
 
 // Rows of up to 16 full registers (12 on avx2/sse2, which have 16 registers) take an
-// instantiation per register count (w held in registers), longer ones the run-time loop:
+// instantiation per register count (w held in registers), longer ones a run-time loop (after
+// 16 held vectors on avx512 and neon64):
 // widths on both sides of each ISA's limit (48/52 for 4 lanes and 12 registers, 64/68 for 4
 // lanes and 16 (neon64 f32), 32/34 for 2 lanes and 16 (neon64 f64), 96/104 for 8, 256/272 for
 // 16; sse2 f64's 24/26 are among SimdShortRows' widths), with and without a tail, contiguous

@@ -55,15 +55,17 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
   // their first kHeld vectors of w the same way and reload the rest from L1 in a run-time
   // loop: against reloading all of it (2 loads per FMA), the AVX-512 f64 loss at d = 256 took
   // 0.73x the time in L2 and the gradient 0.85x (b = 64, medians of 8 alternating runs), and
-  // from DRAM both stayed within the noise. With 16 registers GCC 12 spilled the held part
-  // from the unrolled rows (the AVX2 and SSE2 loss 1.1-1.3x slower), so there long rows, like
-  // rows of no full vector (ld > d < W), loop from the start (NV = 0). Sharing each w load
+  // from DRAM both stayed within the noise; AVX-512 f32 (d > 256) and neon64 take the same
+  // path by their register count, not measured. With 16 registers GCC 12 spilled the held
+  // part from the unrolled rows (the AVX2 and SSE2 loss 1.1-1.3x slower), so there long rows,
+  // like rows of no full vector (d < W), loop from the start (NV = 0). Sharing each w load
   // between two rows instead did as well in cache but read 2.5x slower from DRAM: two streams
   // 2 KiB apart (see block_dots).
   static constexpr std::size_t kHeld = min_size(16, kRegisters - 4), kLong = kHeld + 1;
   static constexpr bool kHoldLong = kRegisters >= 32;
-  // Vectors of w a block holds in registers.
+  // Vectors of w a block holds in registers, and whether the whole row is held.
   static constexpr std::size_t held(std::size_t nv) { return nv == kLong ? kHeld : nv; }
+  static constexpr bool whole_held(std::size_t nv) { return nv > 0 && nv <= kHeld; }
 
   // f(0), ..., f(N - 1), unrolled by the compiler's front end. A loop that loads a row of
   // vectors into an array of registers, or stores it, is a copy to GCC 12, which made it a
@@ -89,7 +91,7 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
   template <bool kSafeTail, std::size_t NV, bool kSq = false>
   static V row_dot(const T* x, const T* w, const V* wv, std::size_t full, std::size_t tail,
                    const V& wtail, const Mask& tmask, V* sq = nullptr, Acc* col2 = nullptr) {
-    constexpr bool kHeldRow = NV > 0 && NV < kLong;
+    constexpr bool kHeldRow = whole_held(NV);
     constexpr std::size_t C = kHeldRow && NV >= 4 && A == 1 ? 2 : A;
     V acc[C];
     for (std::size_t a = 0; a < C; ++a) acc[a] = zero();
@@ -113,7 +115,7 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
         acc[a] = fma(xv, load(w + k), acc[a]);
         square(xv, k, 0);
       };
-      static_assert(kHeld % A == 0, "a long row's loop starts on chain 0");
+      static_assert(!kHoldLong || kHeld % A == 0, "a long row's loop starts on chain 0");
       std::size_t k = held(NV) * W;
       for (; k + A * W <= full; k += A * W)
         for (std::size_t a = 0; a < A; ++a) step(k + a * W, a);
@@ -142,7 +144,8 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
   // The rows are unrolled and independent, so out-of-order execution overlaps one row's FMA
   // chain with the next row's loads. Held rows (0 < NV <= kHeld) are a loop over the W rows,
   // which GCC keeps in row order with w in registers (fully unrolled, it interleaved the rows
-  // and spilled w); rows with a run-time loop (NV = 0 or kLong) are unrolled over the rows. A
+  // and spilled w); rows with a run-time loop (NV = 0 or kLong) are unrolled over the rows,
+  // whose loops keep them apart (kLong: w stays in 16 registers, no spill, GCC 12.2 -O3). A
   // pair_sums tree in place of haddp was no faster, and folding pairs as soon as both rows were
   // done was 2.7x slower from DRAM (the shuffles, waiting on outstanding misses, hold up later
   // loads). Not inlined: with the W unrolled rows inside residual_blocks, GCC 12 allocated the
@@ -167,7 +170,7 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
       for (std::size_t r = 0; r < W; ++r) {
         if (r >= n) {
           sums[haddp_slot(r)] = zero();
-        } else if constexpr (NV > 0 && NV < kLong) {
+        } else if constexpr (whole_held(NV)) {
           const T* x = x0 + r * B.ld;
           sums[haddp_slot(r)] = row_dot<kSafeTail, NV>(x, w, wv, full, tail, wtail, tmask);
           if constexpr (kSq)
@@ -179,7 +182,7 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
       }
       return xsimd::haddp(sums);
     }
-    if constexpr (NV > 0 && NV < kLong) {
+    if constexpr (whole_held(NV)) {
       auto row = [&](std::size_t r) { return x0 + r * B.ld; };
       if constexpr (kSq) {
         // The tail's slot only with a tail (a loop to NV + (tail != 0) became a memcpy).
@@ -218,7 +221,8 @@ struct SimdDots : SimdLanes<T, Acc, Arch> {
   }
 
   // The block_dots instantiation for rows of `full` elements in full vectors: NV = full / W
-  // when that is held in registers, else the run-time loop (NV = 0). Chosen once per call.
+  // when that is held in registers, else kLong (32 registers) or the run-time loop alone
+  // (NV = 0). Chosen once per call.
   using DotsFn = V (*)(const BatchView<T>&, std::size_t, std::size_t, const T*, std::size_t,
                        std::size_t, const V&, const Mask&, Acc*);
   template <bool kSafeTail, bool kSq>

@@ -15,7 +15,7 @@ template <class T, class Acc, class Arch>
 struct ArchLanes {
   using V = xsimd::batch<Acc, Arch>;
   static constexpr bool kAvx512 = std::is_same_v<Arch, xsimd::avx512f>;
-  // Vector registers the kernels may plan for (simd_ops.hpp: w held across a block of rows).
+  // Vector registers the kernels may plan for (simd_dots.hpp: w held across a block of rows).
   static constexpr std::size_t kRegisters = kAvx512 ? 32 : 16;
 
   // xsimd 8.1 has no avx512f FMA kernel of its own: the intrinsics make the fused operation

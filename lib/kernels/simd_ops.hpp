@@ -320,8 +320,8 @@ struct SimdOps : SimdDots<T, Acc, Arch> {
   // - features: each of a row's A accumulators adds ceil(d / (A W)) products plus the tail
   //   vector, the A-way join and the transpose (haddp or pair_sums) are a tree of depth
   //   log2(A W); then y is subtracted, and the perturbed sums add dp x_ij: + 2. A held row
-  //   of NV >= 4 vectors with A = 1 uses 2 chains: ceil(NV / 2) + 1 (tail) + 1 (join) +
-  //   log2 W, within the bound.
+  //   (4 <= NV <= kHeld vectors) with A = 1 uses 2 chains: ceil(NV / 2) + 1 (tail) + 1
+  //   (join) + log2 W, within the bound; longer rows keep A.
   // - batch: the loss adds ceil(b / W) squares per lane, then hadd (log2 W). A column sweep
   //   adds per row block ceil(n / S) terms per set and log2 S <= 3 to join the sets; over
   //   blocks of >= 16 rows that is at most b, plus 3 for a short last block. The packed sweep
