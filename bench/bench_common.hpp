@@ -212,7 +212,7 @@ Op grad_op(const Kernel& k);
 // Registers family/id/N:n/b:b/d:d/threads:t for kernel k. grad_auto times gradient_auto (the
 // data-aware steps chosen in the call, then the gradient); steps the data-aware steps alone
 // (the kernel's pass for the sums, then the rule: what grad_auto adds to grad, at most);
-// grad_noprefetch the gradient with NUMGRAD_PREFETCH=0 (no prefetching of the next row chunk:
+// grad_noprefetch the gradient with NUMGRAD_PREFETCH=0 (no prefetching of the next piece:
 // docs/design.md §4.4), beside grad in the same run. Hot families (loss, grad, grad_auto,
 // steps, grad_noprefetch) use the batch as the whole dataset (n = b); cold ones rotate over
 // cold_buffer_bytes(); an epoch walks n rows in batches of b. The name is the identity: a shape

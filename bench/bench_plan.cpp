@@ -291,10 +291,10 @@ struct Plan {
   }
 
   // 2g. the serial SIMD residual gradient from memory beside the same kernel's loss (two
-  // passes over each chunk, one from memory) and beside itself without the prefetch of the
-  // next chunk (grad_noprefetch, in the same run): quick at the 1 GiB f32 case of large(), full
-  // also at 256 MiB of X for d 16, 64, 256 in f32 and f64. Best ISA only: from memory every
-  // ISA reads at the same speed.
+  // passes over each piece of rows, one from memory) and beside itself without the prefetch
+  // of the next piece (grad_noprefetch, in the same run; only rows of at most 256 bytes
+  // prefetch): quick at the 1 GiB f32 case of large(), full also at 256 MiB of X for d 16,
+  // 64, 256 in f32 and f64. Best ISA only: from memory every ISA reads at the same speed.
   void from_memory() const {
     struct Shape {
       DType t;

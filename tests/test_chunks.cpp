@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "kernel_test_util.hpp"
@@ -152,6 +153,36 @@ TEST_P(ChunkJoins, EqualTheWholeBatchBitwise) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Registry, ChunkJoins, ::testing::ValuesIn(kernel_ids()), param_name);
+
+// A batch past 256 chunks of 2^14 elements, so that each chunk is cut into pieces (a piece of
+// 240 rows and one of 128 here): the same joins, own bits and gradient_auto identity as above,
+// for the kinds of tile that handle pieces (serial, samples, both, weights over scalar, and the
+// chunk sums) over the scalar and SIMD building blocks; every registered kernel on this shape
+// would take minutes. The SIMD wrappers are those of the best instruction set built.
+TEST(ChunkJoins, PiecedChunksEqualTheWholeBatchBitwise) {
+  const Shape pieced{92160, 72, 72, false};
+  const ChunkGrid grid = chunk_grid(pieced.b, pieced.d);
+  ASSERT_EQ(grid.count, 251u);
+  ASSERT_EQ(grid.size, 368u);  // pieces of 16384 / 72 -> 240 rows
+  std::vector<std::string> ids = {"scalar.residual.f64", "simd.auto.residual.f32",
+                                  "simd.auto.analytic.f64", "tbb.weights.scalar.residual.f32",
+                                  "tbb.samples.scalar.analytic.f64"};
+  for (const char* axis : {"tbb.samples.simd.", "tbb.both.simd."}) {
+    const Kernel* best = nullptr;
+    for (const Kernel& k : registry())
+      if (k.id.starts_with(axis) && k.id.ends_with(".residual.f32") && k.is_supported()) best = &k;
+    ASSERT_NE(best, nullptr) << axis;
+    ids.push_back(best->id);
+  }
+  for (const std::string& id : ids) {
+    const Kernel& k = find_kernel(id);
+    if (k.elem == DType::f32)
+      expect_joins_equal<float>(k, pieced);
+    else
+      expect_joins_equal<double>(k, pieced);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+}
 
 TEST(ChunkGrid, IsTheKernelsGrid) {
   // 2^14 elements per chunk in whole multiples of 16 rows; one chunk up to 2^14 elements.

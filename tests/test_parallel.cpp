@@ -11,7 +11,7 @@
 //   so each thread count must give the integer-derived answer bitwise (test_exact.cpp covers
 //   the small shapes, which all run serially).
 // - Samples equals serial: tbb.samples.<inner> at any thread count gives <inner>'s bits.
-// - Prefetching the next chunk changes no bits.
+// - Prefetching the next piece changes no bits.
 // - Thread-count errors: Exec::threads out of range, NUMGRAD_THREADS not a count.
 #include <bit>
 #include <cstdint>
@@ -281,14 +281,15 @@ struct EnvGuard {
   }
 };
 
-// Prefetching the next row chunk (docs/design.md §4.4) runs from a batch of 32 MiB and must
-// change the timing only: every SIMD residual kernel that prefetches (serial, tbb.samples,
-// tbb.both) and that this CPU runs gives the same loss, gradient and analytic gradient with
-// it on and off (NUMGRAD_PREFETCH=0), on rows with a column tail, and leaves no stream
-// behind. It fails if a prefetch is ever allowed to reorder a sweep.
+// Prefetching the next piece of rows (docs/design.md §4.4) runs from a batch of 32 MiB with
+// rows of at most 256 bytes, and must change the timing only: every SIMD residual kernel that
+// prefetches (serial, tbb.samples, tbb.both) and that this CPU runs gives the same loss, gradient
+// and analytic gradient with it on and off (NUMGRAD_PREFETCH=0), on rows with a column tail, and
+// leaves no stream behind. It fails if a prefetch is ever allowed to reorder a sweep.
 TEST(Prefetch, ChangesNoBits) {
   const Shape s{143360, 60, 60, 0, false};  // contiguous, just over the threshold
   ASSERT_GE(s.b * s.d * sizeof(float), detail::kAheadMinBytes);
+  ASSERT_LE(s.d * sizeof(float), detail::kAheadMaxRowBytes);
   const Problem<float> p = make_problem<float>(s, 7);
   EnvGuard guard{"NUMGRAD_PREFETCH"};
   const std::vector<int> two = test_thread_counts({2});

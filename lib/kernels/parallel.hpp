@@ -69,20 +69,22 @@ constexpr ColBlocks weight_blocks(std::size_t b, std::size_t d) {
   return col_blocks(d, round_up_to(width, kColUnit));
 }
 
-// Sums over [j0, j1) of the rows of B, chunk by chunk over rc (the serial kernel's chunks)
-// and joined in chunk order: sums(rows, r, j0, j1, outs) writes Sets arrays for one chunk;
-// the first chunk writes `out`, each later one this thread's scratch, added in. A coordinate's
-// sums are then a chunk deep plus the join, as the serial kernel's, however wide the block.
+// Sums over [j0, j1) of the rows of B, chunk by chunk over rc (the serial kernel's chunks,
+// each by its pieces: by_pieces) and joined in chunk order: sums(rows, r, j0, j1, outs) writes
+// Sets arrays for one piece; the first chunk's go to `out`, each later one's to this thread's
+// scratch, added in. A coordinate's sums are then as deep as the serial kernel's, however
+// wide the block.
 template <std::size_t Sets, class T, class Acc, class Sums>
-void block_over_chunks(const RowChunks& rc, const BatchView<T>& B, const Acc* r, std::size_t j0,
+void block_over_chunks(const RowChunks& rc, const BatchView<T>& B, Acc* r, std::size_t j0,
                        std::size_t j1, Acc* const* out, const Sums& sums) {
-  sums(rc.chunk(B, 0), r, j0, j1, out);
+  by_pieces<Sets>(rc, rc.chunk(B, 0), r, j0, j1, out, no_pass, sums);
   if (rc.count == 1) return;
   const Partials<Acc> tmp = partials<Acc>(Sets, 2, B.d);  // row 0 of each set
   Acc* part[Sets];
   for (std::size_t set = 0; set < Sets; ++set) part[set] = tmp.row(set, 0);
   for (std::size_t k = 1; k < rc.count; ++k) {
-    sums(rc.chunk(B, k), r != nullptr ? r + rc.first(k) : r, j0, j1, part);
+    by_pieces<Sets>(rc, rc.chunk(B, k), r != nullptr ? r + rc.first(k) : r, j0, j1, part, no_pass,
+                    sums);
     for (std::size_t set = 0; set < Sets; ++set)
       for (std::size_t j = j0; j < j1; ++j) out[set][j] += part[set][j];
   }
@@ -120,12 +122,14 @@ struct OverWeights {
     if (one_tile(B) && 2.0 * d * B.rows * d < kParallelElems) return Small::blackbox(B, w, h, g, e);
     const auto s = prepare_steps<T, Acc>(w, h, d);
     Acc* const out[2] = {sum_arrays<Acc>(d), second_array(sum_arrays<Acc>(d), d)};
-    const RowChunks rc = row_chunks(B.rows, d);
+    // Whole chunks, as the serial blackbox sums them (no pieces: it has no residual pass).
+    RowChunks rc = row_chunks(B.rows, d);
+    rc.piece = rc.size;
     // Any cut of [0, d) is fine: each coordinate is two loss passes per chunk, written once.
     run(e, 2.0 * d * B.rows * d, [&](const auto& ex) {
       ex(d, [&](std::size_t j0, std::size_t j1) {
         T* wbuf = weights_copy(w, d);
-        block_over_chunks<2>(rc, B, static_cast<const Acc*>(nullptr), j0, j1, out,
+        block_over_chunks<2>(rc, B, static_cast<Acc*>(nullptr), j0, j1, out,
                              [&](const auto& rows, const Acc*, auto a, auto z, Acc* const* o) {
                                blackbox_sums<Ops>(rows, w, s, a, z, wbuf, o[0], o[1]);
                              });
@@ -194,8 +198,7 @@ struct OverWeights {
       if (with_residuals) chunked_residuals<Ops>(ex, rc, B, w, r);
       ex(cb.count, [&](std::size_t lo, std::size_t hi) {
         for (std::size_t k = lo; k < hi; ++k)
-          block_over_chunks<Sets>(rc, B, static_cast<const Acc*>(r), cb.j0(k), cb.j1(k), out.data(),
-                                  sums);
+          block_over_chunks<Sets>(rc, B, r, cb.j0(k), cb.j1(k), out.data(), sums);
       });
     });
     return out;

@@ -14,6 +14,7 @@ enum ScratchSlot : unsigned {
   kSlotSums,      // perturbed or gradient sums
   kSlotWeights,   // the perturbed copy of w in blackbox
   kSlotParallel,  // partials owned by a parallel wrapper
+  kSlotPiece,     // one piece's sums before they are added to its chunk's (tiled.hpp)
   kSlotCount
 };
 
@@ -23,7 +24,7 @@ enum ScratchSlot : unsigned {
 void* scratch_bytes(unsigned slot, std::size_t bytes);
 
 // The calling thread's prefetch stream (tiled.hpp prefetch_ahead): the addresses [next, end)
-// of the row chunk it computes next, which the SIMD passes over the current chunk request a
+// of the rows (piece) it computes next, which the SIMD passes over the current piece request a
 // few lines at a time. Empty (next == end, as zero-initialised) outside those passes. One
 // object per thread shared by every unit: the baseline units' tiles (parallel_families.cpp)
 // set it and the ISA units' passes consume it, so it cannot live in an unnamed namespace. A

@@ -44,7 +44,7 @@ struct SimdOps : SimdDots<T, Acc, Arch> {
   static void residuals(const BatchView<T>& B, const T* w, Acc* out) {
     auto store = [&](std::size_t i0, std::size_t n, const V& r) { store_acc(r, out + i0, n); };
     if (tl_prefetch.next == tl_prefetch.end) return residual_blocks(B, w, store);
-    // The next chunk's share of this pass (tiled.hpp prefetch_ahead), from a local copy that
+    // The next piece's share of this pass (tiled.hpp prefetch_ahead), from a local copy that
     // the loop keeps in registers. A separate instantiation, so that without a stream the
     // pass is the one it always was.
     PrefetchStream ahead = tl_prefetch;
@@ -152,7 +152,7 @@ struct SimdOps : SimdDots<T, Acc, Arch> {
         for (std::size_t s = 1; s < S; ++s) acc[s][g][k] = zero();
       }
     });
-    // kAhead: the next chunk's share of this tile (prefetch_ahead) per group of S rows, from
+    // kAhead: the next piece's share of this tile (prefetch_ahead) per group of S rows, from
     // a local copy kept in registers, outside the row function, which must stay inlined.
     PrefetchStream ahead{};
     constexpr std::size_t kAheadBytes = S * G * W * sizeof(T) * (100 - kAheadResidualPct) / 100;

@@ -23,37 +23,45 @@ namespace {
 constexpr std::size_t kChunkElems = std::size_t{1} << 14;
 // Chunks are whole multiples of 16 rows (every SIMD width divides it, so only the batch's last
 // chunk has a tail) and there are at most 256 of them: enough tasks to balance 16 threads, and
-// the partial arrays (2 x chunks x d accumulators) stay small.
+// the partial arrays (2 x chunks x d accumulators) stay small. A chunk that cap makes larger
+// than kChunkElems is computed in pieces of about kChunkElems (RowChunks::piece): from 16 MiB
+// of f32 or 32 MiB of f64, where chunks grow to 1 MiB and more, an L2's size, and the sweep
+// after the residual pass found less and less of its chunk in cache (AVX-512, 256 MiB, medians
+// of 8 alternating runs: the gradient took 0.76x the time at f64 d = 256, 0.80-0.87x at f64
+// d = 64 and f32 d = 64, 256, the same at d = 16; README "From memory").
 constexpr std::size_t kRowUnit = 16;
 constexpr std::size_t kMaxChunks = 256;
-// Prefetching the next chunk (tiles below). A chunk's residual pass streams it from memory
+// Prefetching the next piece (tiles below). A piece's residual pass streams it from memory
 // and its column sweep then computes from cache with the memory bus idle, so a gradient from
-// memory costs its loss plus the sweep: 1.4-1.9x the loss on the Zen 4 VM (f32 and f64,
-// d = 16..256, 256 MiB). So while a thread computes chunk k it requests chunk k+1 of its range
-// in step with its work: kAheadResidualPct of the bytes during the residual pass, the rest
-// during the sweep, so that the transfer spreads over the whole chunk instead of stalling one
-// pass. There a quarter did best at every shape (e.g. f64 d = 64 1.35 -> 1.20x, f32 d = 256
+// memory costs its loss plus the sweep. So while a thread computes piece q it requests piece
+// q+1 of its range in step with its work: kAheadResidualPct of the bytes during the residual
+// pass, the rest during the sweep, so that the transfer spreads over both passes. A quarter
+// did best at every shape (then with whole chunks, e.g. f64 d = 64 1.35 -> 1.20x, f32 d = 256
 // 1.72 -> 1.55x); the sweep alone, a half, or two chunks ahead were slower at some shapes, and
-// the locality hint made no difference. In cache the requests only cost (+5-25% at 1 MiB,
-// +0-13% at 8 MiB, in its L3), hence kAheadMinBytes: from 32 MiB, past that VM's 32 MiB L3,
-// they paid; a machine with a larger cache pays their cost up to its size. They change the
-// timing, never a result; NUMGRAD_PREFETCH=0 turns them off to compare (the grad_noprefetch
-// benchmarks, README "From memory").
-// Contiguous batches only (ld == d), the layout of every batch numgrad itself makes.
-// At 256 MiB a chunk is 1 MiB (at most kMaxChunks), as large as that L2, so part of each sweep
-// comes from L3 while the next chunk arrives.
+// the locality hint made no difference. With pieces (Zen 4 VM, 256 MiB, medians of 4
+// alternating runs) it still paid for rows of up to 256 bytes (f32 d = 64: gradient / loss
+// 1.17x against 1.26x without, f32 d = 16 1.60x / 1.86x, f64 d = 16 1.17x / 1.39x), and cost
+// for longer ones (f32 d = 256 1.71x / 1.48x, f64 d = 64 1.42x / 1.32x, f64 d = 256 1.68x /
+// 1.43x): hence kAheadMaxRowBytes. (Those rows are the ones the SIMD sweep cuts into row
+// blocks that fill L1, which the requested lines may evict; a guess, not measured.) In cache the
+// requests only cost (+5-25% at 1 MiB, +0-13% at 8 MiB, in its L3), hence kAheadMinBytes: from 32
+// MiB, past that VM's 32 MiB L3, they paid; a machine with a larger cache pays their cost up to its
+// size. They change the timing, never a result; NUMGRAD_PREFETCH=0 turns them off to compare (the
+// grad_noprefetch benchmarks, README "From memory"). Contiguous batches only (ld == d), the layout
+// of every batch numgrad itself makes.
 constexpr std::size_t kAheadResidualPct = 25;
 constexpr std::size_t kAheadMinBytes = std::size_t{32} << 20;
+constexpr std::size_t kAheadMaxRowBytes = 256;
 inline void prefetch_ahead(PrefetchStream& s, std::size_t bytes) {
   s.credit += bytes;
   for (; s.credit >= 64 && s.next < s.end; s.next += 64, s.credit -= 64)
     __builtin_prefetch(reinterpret_cast<const void*>(s.next), 0, 2);
 }
-// Points the stream at the lines of `rows`, a chunk of a contiguous batch (ld == d: the
+// Points the stream at the lines of `rows`, a piece of a contiguous batch (ld == d: the
 // passes earn their credit by the row's d elements). Integer addresses from the first line
 // down, so that no pointer is formed past the batch.
 template <class T>
-void prefetch_chunk(PrefetchStream& s, const BatchView<T>& rows) {
+void prefetch_rows(PrefetchStream& s, const BatchView<T>& rows) {
   const std::uintptr_t first = reinterpret_cast<std::uintptr_t>(rows.x);
   s.next = first & ~std::uintptr_t{63};
   s.end = first + rows.rows * rows.d * sizeof(T);
@@ -78,11 +86,13 @@ bool one_tile(const BatchView<T>& B) {
   return B.rows * B.d <= kChunkElems;
 }
 
-// A split of b rows into `count` chunks of `size` rows (the last may be shorter). It depends on
-// the problem only (b and the task width), never on the thread count: that, and joining the
-// chunks' sums in chunk order, is what makes results bitwise identical for every thread count.
+// A split of b rows into `count` chunks of `size` rows (the last may be shorter), each cut
+// from its first row into pieces of `piece` rows (the last may be shorter; piece == size
+// unless the chunk count is capped). It depends on the problem only (b and the task width),
+// never on the thread count: that, and joining the chunks' sums in chunk order, is what makes
+// results bitwise identical for every thread count.
 struct RowChunks {
-  std::size_t rows, size, count;
+  std::size_t rows, size, count, piece;
   std::size_t first(std::size_t k) const { return k * size; }
   template <class T>
   BatchView<T> chunk(const BatchView<T>& B, std::size_t k) const {
@@ -92,10 +102,39 @@ struct RowChunks {
 
 // Chunks of about kChunkElems elements when each task covers `width` coordinates of a row.
 constexpr RowChunks row_chunks(std::size_t b, std::size_t width) {
-  std::size_t size = round_up_to(std::max(kRowUnit, div_up(kChunkElems, width)), kRowUnit);
+  const std::size_t piece = round_up_to(std::max(kRowUnit, div_up(kChunkElems, width)), kRowUnit);
+  std::size_t size = piece;
   if (div_up(b, size) > kMaxChunks) size = round_up_to(div_up(b, kMaxChunks), kRowUnit);
-  return {b, size, div_up(b, size)};
+  return {b, size, div_up(b, size), std::min(piece, size)};
 }
+
+// The sums over [j0, j1) of one chunk's `rows` (r: theirs) as every residual-based tile
+// computes them, piece by piece: before(piece, i0) (the piece's residual pass, or nothing),
+// then sums(piece, r + i0, j0, j1, outs) while the piece is in cache, the first piece's into
+// out, each later one's into this thread's kSlotPiece arrays and then added, in order. So a
+// chunk's sum is its first piece's deep plus one addition per later piece (chunked_depths).
+template <std::size_t Sets, class T, class Acc, class Before, class Sums>
+void by_pieces(const RowChunks& rc, const BatchView<T>& rows, Acc* r, std::size_t j0,
+               std::size_t j1, Acc* const* out, const Before& before, const Sums& sums) {
+  Acc* spare[Sets] = {};
+  for (std::size_t i0 = 0; i0 < rows.rows; i0 += rc.piece) {
+    const BatchView<T> piece = rows.rows_range(i0, std::min(rows.rows, i0 + rc.piece));
+    before(piece, i0);
+    if (i0 == 0) {
+      sums(piece, static_cast<const Acc*>(r), j0, j1, out);
+      continue;
+    }
+    if (spare[0] == nullptr) {
+      const std::size_t stride = align64(rows.d * sizeof(Acc)) / sizeof(Acc);
+      auto* base = static_cast<Acc*>(scratch_bytes(kSlotPiece, Sets * stride * sizeof(Acc)));
+      for (std::size_t set = 0; set < Sets; ++set) spare[set] = base + set * stride;
+    }
+    sums(piece, static_cast<const Acc*>(r != nullptr ? r + i0 : r), j0, j1, spare);
+    for (std::size_t set = 0; set < Sets; ++set)
+      for (std::size_t j = j0; j < j1; ++j) out[set][j] += spare[set][j];
+  }
+}
+constexpr auto no_pass = [](const auto&, std::size_t) {};
 
 // Coordinate blocks [blk * width, min(d, (blk + 1) * width)).
 struct ColBlocks {
@@ -109,11 +148,15 @@ constexpr ColBlocks col_blocks(std::size_t d, std::size_t width) {
 
 // Depths of a row split: the inner kernel's over one chunk, plus the in-order join of the chunk
 // partials (count - 1 more additions on the way to the total; docs/design.md §3.4).
+// With pieces, a residual-based chunk sum is one piece deep plus pieces - 1 additions (by_pieces),
+// the other sums (loss, blackbox, the steps) a whole chunk deep: the larger of the two.
 template <class Ops>
 SumDepths chunked_depths(const RowChunks& rc, std::size_t d) {
   if (rc.count == 1) return Ops::depths(rc.rows, d);
   const SumDepths inner = Ops::depths(rc.size, d);
-  return {inner.batch + static_cast<double>(rc.count - 1), inner.features};
+  const double pieced =
+      Ops::depths(rc.piece, d).batch + static_cast<double>(div_up(rc.size, rc.piece) - 1);
+  return {std::max(inner.batch, pieced) + static_cast<double>(rc.count - 1), inner.features};
 }
 
 // Executors: ex(n, body) calls body(lo, hi) on subranges covering [0, n). Every index does the
@@ -175,7 +218,7 @@ void chunked_residuals(const Ex& ex, const RowChunks& rc, const BatchView<T>& B,
 // KernelFns::chunk_sums (numgrad/chunks.hpp): the partial sums of chunks [k0, k1) of the
 // serial grid row_chunks(b, d), from `rows`, those chunks' rows. Each chunk is one tile of
 // every coordinate, computed as Serial<Ops> and OverSamples compute it (residuals, then sums,
-// while the chunk is in cache), so joining every chunk's partials in chunk order gives their
+// piece by piece: by_pieces), so joining every chunk's partials in chunk order gives their
 // bits on the whole batch, whichever process computed each chunk. A chunk's sums land in its
 // own 64-byte aligned rows of the parallel slot (one per set: plus and minus, or one), then in
 // `out` as doubles, which hold every accumulator exactly.
@@ -188,7 +231,7 @@ struct ChunkSums {
                   std::size_t k1, const T* w, const T* h, double* out, const Exec& e) {
     const std::size_t d = rows.d, n = k1 - k0, width = sums_per_chunk(what, d);
     if (n == 0) return;
-    const std::size_t size = row_chunks(b, d).size;
+    const RowChunks rc = row_chunks(b, d);
     const std::size_t sets = what == Sums::blackbox || what == Sums::residual ? 2 : 1;
     const std::size_t acc_width = what == Sums::loss ? 1 : d;
     const std::size_t stride = align64(acc_width * sizeof(Acc)) / sizeof(Acc);
@@ -201,10 +244,14 @@ struct ChunkSums {
     Runner::run(e, work, [&](const auto& ex) {
       ex(n, [&](std::size_t lo, std::size_t hi) {
         for (std::size_t k = lo; k < hi; ++k) {
-          const std::size_t i0 = k * size;
-          const BatchView<T> chunk = rows.rows_range(i0, std::min(rows.rows, i0 + size));
+          const std::size_t i0 = k * rc.size;
+          const BatchView<T> chunk = rows.rows_range(i0, std::min(rows.rows, i0 + rc.size));
           Acc* o = part + k * sets * stride;
+          Acc* const os[2] = {o, o + stride};
           Acc* rk = r == nullptr ? nullptr : r + i0;
+          auto residuals = [&](const BatchView<T>& piece, std::size_t p0) {
+            Ops::residuals(piece, w, rk + p0);
+          };
           switch (what) {
             case Sums::loss:
               o[0] = Ops::loss_sum(chunk, w);
@@ -213,12 +260,16 @@ struct ChunkSums {
               blackbox_sums<Ops>(chunk, w, s, 0, d, weights_copy(w, d), o, o + stride);
               break;
             case Sums::residual:
-              Ops::residuals(chunk, w, rk);
-              Ops::perturbed_sums(chunk, rk, s.dp, s.dm, 0, d, o, o + stride);
+              by_pieces<2>(rc, chunk, rk, 0, d, os, residuals,
+                           [&](const auto& p, const Acc* pr, auto j0, auto j1, Acc* const* po) {
+                             Ops::perturbed_sums(p, pr, s.dp, s.dm, j0, j1, po[0], po[1]);
+                           });
               break;
             case Sums::analytic:
-              Ops::residuals(chunk, w, rk);
-              Ops::gradient_sums(chunk, rk, 0, d, o);
+              by_pieces<1>(rc, chunk, rk, 0, d, os, residuals,
+                           [&](const auto& p, const Acc* pr, auto j0, auto j1, Acc* const* po) {
+                             Ops::gradient_sums(p, pr, j0, j1, po[0]);
+                           });
               break;
             case Sums::steps:
               out[k * width + d] = static_cast<double>(Ops::residual_squares(chunk, w, rk, o));
@@ -239,8 +290,9 @@ struct ChunkSums {
 // row-splitting parallel variants (the Runner decides where the tiles run):
 //   Serial (InOrderRunner below): chunks of about kChunkElems elements of whole rows, one block
 //     of all d coordinates, in order on the calling thread. Every pass an algorithm makes over
-//     a chunk after the first is served from cache, so a batch larger than the cache is read
-//     from memory once, and the sums over rows are a chunk deep plus the join.
+//     a chunk (a piece, for the residual-based ones) after the first is served from cache, so
+//     a batch larger than the cache is read from memory once, and the sums over rows are a
+//     chunk deep plus the join.
 //   OverSamples (parallel.hpp): the same chunks as tasks, so the same numbers.
 //   OverBoth (parallel.hpp): chunks sized for a kBothCols-wide tile, so taller and fewer than
 //     OverSamples' when d is large (fewer partials to join), and coordinate blocks that give
@@ -407,11 +459,11 @@ struct Tiled {
     std::array<Acc*, Sets> out;
     out[0] = sum_arrays<Acc>(d);
     if constexpr (Sets == 2) out[1] = second_array(out[0], d);
-    auto tile = [&](const BatchView<T>& rows, const Acc* rk, std::size_t k, std::size_t j0,
-                    std::size_t j1) {
+    auto tile = [&](const BatchView<T>& rows, Acc* rk, std::size_t k, std::size_t j0,
+                    std::size_t j1, const auto& before) {
       Acc* outs[Sets];
       for (std::size_t set = 0; set < Sets; ++set) outs[set] = target(p, out.data(), set, k);
-      sums(rows, rk, j0, j1, outs);
+      by_pieces<Sets>(rc, rows, rk, j0, j1, outs, before, sums);
     };
     Runner::run(e, 1.0 * B.rows * d, [&](const auto& ex) {
       if (with_residuals) {
@@ -420,7 +472,7 @@ struct Tiled {
         ex(rc.count * cb.count, [&](std::size_t lo, std::size_t hi) {
           for (std::size_t t = lo; t < hi; ++t) {
             const std::size_t k = t / cb.count, blk = t % cb.count;
-            tile(rc.chunk(B, k), r + rc.first(k), k, cb.j0(blk), cb.j1(blk));
+            tile(rc.chunk(B, k), r + rc.first(k), k, cb.j0(blk), cb.j1(blk), no_pass);
           }
         });
       }
@@ -429,24 +481,38 @@ struct Tiled {
     return out;
   }
 
-  // The residual-based algorithms: r of each chunk, then sums(rows, r, k, j0, j1) per tile.
-  // With one block per chunk both happen in one task, while the chunk is still in cache (the
-  // serial kernel streams X twice); otherwise the residuals are a phase of their own.
-  template <class Ex, class Sums>
+  // The residual-based algorithms: r of each piece, then tile(rows, r, k, j0, j1, before)
+  // per tile. With one block per chunk both happen in one task, piece by piece, while the
+  // piece is still in cache (the serial kernel streams X once); otherwise the residuals are a
+  // phase of their own.
+  template <class Ex, class Tile>
   static void tiles(const Ex& ex, const RowChunks& rc, const ColBlocks& cb, const BatchView<T>& B,
-                    const T* w, Acc* r, const Sums& sums) {
+                    const T* w, Acc* r, const Tile& tile) {
     if (cb.count == 1) {
-      const bool ahead_on =
-          B.ld == B.d && B.rows * B.d * sizeof(T) >= kAheadMinBytes && prefetch_enabled();
+      const bool ahead_on = B.ld == B.d && B.d * sizeof(T) <= kAheadMaxRowBytes &&
+                            B.rows * B.d * sizeof(T) >= kAheadMinBytes && prefetch_enabled();
       ex(rc.count, [&](std::size_t lo, std::size_t hi) {
         for (std::size_t k = lo; k < hi; ++k) {
           const BatchView<T> rows = rc.chunk(B, k);
           Acc* rk = r + rc.first(k);
-          // Set and cleared around passes that neither throw nor wait, so no other task runs
-          // on this thread in between and no later call sees a stale stream.
-          if (ahead_on && k + 1 < hi) prefetch_chunk(tl_prefetch, rc.chunk(B, k + 1));
-          Ops::residuals(rows, w, rk);
-          sums(rows, rk, k, 0, B.d);
+          // The stream is set and cleared around passes that neither throw nor wait, so no
+          // other task runs on this thread in between and no later call sees a stale one.
+          auto residuals = [&](const BatchView<T>& piece, std::size_t i0) {
+            if (ahead_on) {
+              const std::size_t next = i0 + rc.piece;
+              if (next < rows.rows)
+                prefetch_rows(tl_prefetch,
+                              rows.rows_range(next, std::min(rows.rows, next + rc.piece)));
+              else if (k + 1 < hi)
+                prefetch_rows(
+                    tl_prefetch,
+                    B.rows_range(rc.first(k + 1), std::min(B.rows, rc.first(k + 1) + rc.piece)));
+              else
+                tl_prefetch = {};
+            }
+            Ops::residuals(piece, w, rk + i0);
+          };
+          tile(rows, rk, k, 0, B.d, residuals);
           if (ahead_on) tl_prefetch = {};
         }
       });
@@ -456,7 +522,7 @@ struct Tiled {
     ex(rc.count * cb.count, [&](std::size_t lo, std::size_t hi) {
       for (std::size_t t = lo; t < hi; ++t) {
         const std::size_t k = t / cb.count, blk = t % cb.count;
-        sums(rc.chunk(B, k), r + rc.first(k), k, cb.j0(blk), cb.j1(blk));
+        tile(rc.chunk(B, k), r + rc.first(k), k, cb.j0(blk), cb.j1(blk), no_pass);
       }
     });
   }
