@@ -132,10 +132,10 @@ TEST(BoundsAreTight, F32ErrorExceedsF64Bound) {
 
 // Deep sums. With small steps at w = 0 (1e-8, a peer library's default) the central
 // difference is dominated by the rounding of the two losses, which grows with the depth of the
-// sums over rows. Every residual kernel sums a row chunk deep (tiled.hpp, and tbb.weights over
-// the same chunks), so each errs about as the SIMD blackbox kernel does (whose loss sums are
-// b / W deep): the measured error of each within 2x of simd.auto.blackbox's on one problem. A
-// sum over all b rows erred 15x (tbb.weights before it took the chunks). This compares
+// sums over rows. Every residual kernel sums a row chunk (or piece) deep (tiled.hpp, and
+// tbb.weights over the same chunks), so each errs about as the SIMD blackbox kernel does (whose
+// loss sums are b / W deep): the measured error of each within 2x of simd.auto.blackbox's on one
+// problem. A sum over all b rows erred 15x (tbb.weights before it took the chunks). This compares
 // measured errors, so it guards the depths; the bounds above guard correctness.
 TEST(DeepSums, ResidualKernelsErrLikeSimdBlackboxAtSmallSteps) {
   SyntheticSpec spec;

@@ -155,15 +155,17 @@ TEST_P(ChunkJoins, EqualTheWholeBatchBitwise) {
 INSTANTIATE_TEST_SUITE_P(Registry, ChunkJoins, ::testing::ValuesIn(kernel_ids()), param_name);
 
 // A batch past 256 chunks of 2^14 elements, so that each chunk is cut into pieces (a piece of
-// 240 rows and one of 128 here): the same joins, own bits and gradient_auto identity as above,
-// for the kinds of tile that handle pieces (serial, samples, both, weights over scalar, and the
-// chunk sums) over the scalar and SIMD building blocks; every registered kernel on this shape
-// would take minutes. The SIMD wrappers are those of the best instruction set built.
+// 240 rows and one of 128 here; the last chunk 240 and 60, the batch's tail): the same joins, own
+// bits and gradient_auto identity as above, for the kinds of tile that handle pieces (serial,
+// samples, both, weights over scalar, and the chunk sums) over the scalar and SIMD building blocks;
+// every registered kernel on this shape would take minutes. The SIMD wrappers are those of the best
+// instruction set built.
 TEST(ChunkJoins, PiecedChunksEqualTheWholeBatchBitwise) {
-  const Shape pieced{92160, 72, 72, false};
+  const Shape pieced{92300, 72, 72, false};
   const ChunkGrid grid = chunk_grid(pieced.b, pieced.d);
   ASSERT_EQ(grid.count, 251u);
   ASSERT_EQ(grid.size, 368u);  // pieces of 16384 / 72 -> 240 rows
+  ASSERT_EQ(grid.end(250) - grid.first(250), 300u);
   std::vector<std::string> ids = {"scalar.residual.f64", "simd.auto.residual.f32",
                                   "simd.auto.analytic.f64", "tbb.weights.scalar.residual.f32",
                                   "tbb.samples.scalar.analytic.f64"};

@@ -116,18 +116,20 @@ constexpr RowChunks row_chunks(std::size_t b, std::size_t width) {
 template <std::size_t Sets, class T, class Acc, class Before, class Sums>
 void by_pieces(const RowChunks& rc, const BatchView<T>& rows, Acc* r, std::size_t j0,
                std::size_t j1, Acc* const* out, const Before& before, const Sums& sums) {
+  // Taken before any pass: before() may set the prefetch stream, and nothing that can throw
+  // (an allocation) may run until the tile clears it (tiles).
   Acc* spare[Sets] = {};
+  if (rows.rows > rc.piece) {
+    const std::size_t stride = align64(rows.d * sizeof(Acc)) / sizeof(Acc);
+    auto* base = static_cast<Acc*>(scratch_bytes(kSlotPiece, Sets * stride * sizeof(Acc)));
+    for (std::size_t set = 0; set < Sets; ++set) spare[set] = base + set * stride;
+  }
   for (std::size_t i0 = 0; i0 < rows.rows; i0 += rc.piece) {
     const BatchView<T> piece = rows.rows_range(i0, std::min(rows.rows, i0 + rc.piece));
     before(piece, i0);
     if (i0 == 0) {
       sums(piece, static_cast<const Acc*>(r), j0, j1, out);
       continue;
-    }
-    if (spare[0] == nullptr) {
-      const std::size_t stride = align64(rows.d * sizeof(Acc)) / sizeof(Acc);
-      auto* base = static_cast<Acc*>(scratch_bytes(kSlotPiece, Sets * stride * sizeof(Acc)));
-      for (std::size_t set = 0; set < Sets; ++set) spare[set] = base + set * stride;
     }
     sums(piece, static_cast<const Acc*>(r != nullptr ? r + i0 : r), j0, j1, spare);
     for (std::size_t set = 0; set < Sets; ++set)
@@ -148,8 +150,8 @@ constexpr ColBlocks col_blocks(std::size_t d, std::size_t width) {
 
 // Depths of a row split: the inner kernel's over one chunk, plus the in-order join of the chunk
 // partials (count - 1 more additions on the way to the total; docs/design.md §3.4).
-// With pieces, a residual-based chunk sum is one piece deep plus pieces - 1 additions (by_pieces),
-// the other sums (loss, blackbox, the steps) a whole chunk deep: the larger of the two.
+// With pieces, a residual-based chunk sum is one piece deep plus pieces - 1 additions
+// (by_pieces), the loss, blackbox and the steps' one-pass sums a whole chunk deep: the larger.
 template <class Ops>
 SumDepths chunked_depths(const RowChunks& rc, std::size_t d) {
   if (rc.count == 1) return Ops::depths(rc.rows, d);
@@ -205,8 +207,10 @@ void join_sets(const Ex& ex, const Partials<Acc>& p, std::size_t sets, std::size
   });
 }
 
-// r over the fixed row chunks (one inner call per chunk, so r does not depend on the executor
-// even for an inner kernel whose rounding depends on where a row range starts).
+// r over the fixed row chunks, one inner call per chunk. The serial tiles compute it per piece
+// instead, and the steps per chunk: the same bits, since pieces start at multiples of 16 rows
+// from a chunk's first, and no inner kernel's r_i depends on more of where its range starts
+// than the row's position modulo 16 (SIMD row blocks of W rows, W dividing 16).
 template <class Ops, class Ex, class T, class Acc>
 void chunked_residuals(const Ex& ex, const RowChunks& rc, const BatchView<T>& B, const T* w,
                        Acc* r) {
