@@ -23,6 +23,7 @@
 #include "numgrad/files.hpp"
 #include "numgrad/isa.hpp"
 #include "numgrad/registry.hpp"
+#include "numgrad/threads.hpp"
 #include "numgrad/version.hpp"
 
 namespace numgrad::bench {
@@ -249,6 +250,11 @@ int main(int argc, char** argv) {
       }
     }
     o = parse_options(argc, argv);
+    // A bad NUMGRAD_ISA, NUMGRAD_THREADS or NUMGRAD_PREFETCH is one line here, before any
+    // work: not an abort while the context is written, nor an ERROR per benchmark.
+    (void)numgrad::best_isa();
+    (void)numgrad::default_threads();
+    (void)numgrad::prefetch_enabled();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "numgrad_bench: %s\n", e.what());
     return 2;

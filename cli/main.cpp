@@ -140,11 +140,12 @@ int run_main(int argc, char** argv) {
     std::cout << "numgrad " << kVersion << " (" << kGitDescribe << ")\n";
     return kExitOk;
   }
-  // Bad NUMGRAD_ISA / NUMGRAD_THREADS values surface here, before any output, rather than
-  // halfway through a table; under mpirun they may be bad on one node only.
+  // Bad NUMGRAD_ISA / NUMGRAD_THREADS / NUMGRAD_PREFETCH values surface here, before any output,
+  // rather than halfway through a table; under mpirun they may be bad on one node only.
   const auto preflight = [] {
     (void)best_isa();
     (void)default_thread_count();
+    (void)prefetch_enabled();
   };
   if (ranks() == nullptr) {
     preflight();

@@ -290,6 +290,8 @@ case $case_name in
     ;;
   bad_json_path) expect 2 "option --json: '/nonexistent-dir/x.json' cannot be created" info --json /nonexistent-dir/x.json ;;
   bad_isa_env) NUMGRAD_ISA=bogus expect 2 "NUMGRAD_ISA='bogus'" info ;;
+  # Rejected before any work, though info never reaches a kernel that could prefetch.
+  bad_prefetch_env) NUMGRAD_PREFETCH=yes expect 2 "NUMGRAD_PREFETCH='yes' is not 0 or 1" info ;;
   bad_isa_capped)
     # A kernel above the NUMGRAD_ISA cap refuses to run. x86-64 has ISAs below others; aarch64
     # has one (neon64), so there is no kernel a cap could take away.

@@ -1,5 +1,6 @@
 // Thread-local scratch buffers (see scratch.hpp). Growth is geometric, so a sweep over
-// increasing sizes reallocates O(log size) times per thread.
+// increasing sizes reallocates O(log size) times per thread. Also the NUMGRAD_PREFETCH switch
+// of the prefetch stream that lives here.
 #include "scratch.hpp"
 
 #include <cstdlib>
@@ -8,6 +9,8 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+
+#include "numgrad/kernel.hpp"
 
 namespace numgrad::detail {
 namespace {
@@ -40,6 +43,10 @@ void* scratch_bytes(unsigned slot, std::size_t bytes) {
 
 thread_local constinit PrefetchStream tl_prefetch{};
 
+}  // namespace numgrad::detail
+
+namespace numgrad {
+
 bool prefetch_enabled() {
   const char* v = std::getenv("NUMGRAD_PREFETCH");
   if (v == nullptr || *v == '\0' || std::strcmp(v, "1") == 0) return true;
@@ -47,4 +54,4 @@ bool prefetch_enabled() {
   throw std::invalid_argument("NUMGRAD_PREFETCH='" + std::string(v) + "' is not 0 or 1");
 }
 
-}  // namespace numgrad::detail
+}  // namespace numgrad

@@ -35,8 +35,5 @@ struct PrefetchStream {
   std::size_t credit;  // bytes earned and not yet requested
 };
 extern thread_local constinit PrefetchStream tl_prefetch;
-// False when NUMGRAD_PREFETCH is 0, true when it is unset, empty or 1; anything else throws
-// std::invalid_argument naming it. Read on every call, so that one process can compare both.
-bool prefetch_enabled();
 
 }  // namespace numgrad::detail

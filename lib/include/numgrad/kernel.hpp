@@ -39,6 +39,12 @@ struct Exec {
   int threads = 0;
 };
 
+// False when NUMGRAD_PREFETCH is 0, true when it is unset, empty or 1; anything else throws
+// std::invalid_argument naming it. The kernels read it on every call that could prefetch (one
+// process can then compare both); tools call it first, so that a bad value is reported before
+// any work, whatever the shapes.
+bool prefetch_enabled();
+
 // Depth of the summation trees this variant uses for a batch of b rows and d features
 // (docs/design.md §3.4): `batch` over rows, `features` over the terms of one prediction.
 struct SumDepths {
