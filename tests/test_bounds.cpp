@@ -4,13 +4,15 @@
 // the kernel's own accumulator and summation depths (Kernel::depths). The bounds come from
 // numgrad/reference.hpp; no tolerance here is a hand-picked constant.
 // Problems: normal X; lognormal column scales (ill-conditioned); a near fit (noise-free data,
-// w = w* + 1e-3 N(0,1), so residuals are tiny and the sums cancel). Seeds are printed.
+// w = w* + 1e-3 N(0,1), so residuals are tiny and the sums cancel). Seeds are printed. And a
+// near fit of 100000 x 65, whose chunks the residual and analytic gradients cut into pieces.
 #include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
 
 #include "kernel_test_util.hpp"
+#include "numgrad/chunks.hpp"
 #include "numgrad/data.hpp"
 #include "numgrad/kernel.hpp"
 #include "numgrad/reference.hpp"
@@ -74,6 +76,48 @@ TEST_P(Bounds, RandomProblemsWithinDerivedBounds) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Registry, Bounds, ::testing::ValuesIn(kernel_ids()), param_name);
+
+// A batch past 2^22 elements, where the 256-chunk cap makes chunks larger than 2^14 elements
+// and the residual and analytic gradients sum each chunk piece by piece (docs/design.md §8;
+// Kernel::depths counts the pieces): every such kernel, in one process, so that the problem
+// (6.5 M elements, near the fit, strided rows with a column tail) is built once per element
+// type. Blackbox never cuts pieces (and would take 2d passes).
+template <class T>
+void check_pieced(const std::vector<const Kernel*>& kernels) {
+  SyntheticSpec spec;
+  spec.n = 100000;
+  spec.d = 65;
+  spec.ld = 68;
+  spec.seed = 17;
+  spec.noise = 0;
+  std::vector<double> w_star;
+  const Dataset<T> data = make_synthetic<T>(spec, &w_star);
+  std::mt19937_64 rng(spec.seed);
+  std::normal_distribution<double> normal;
+  std::vector<T> w, h(spec.d);
+  for (double v : w_star) w.push_back(static_cast<T>(v + 1e-3 * normal(rng)));
+  const BatchView<T> B = data.all();
+  make_steps<T>(StepPolicy{}, B, w, h);
+  const Reference ref = reference<T>(B, w);
+  for (const Kernel* k : kernels) {
+    SCOPED_TRACE(k->id);
+    expect_within_bounds(check_kernel<T>(*k, B, w, h, ref));
+  }
+}
+
+TEST(PiecedBounds, ResidualAndAnalyticKernelsWithinDerivedBounds) {
+  const ChunkGrid grid = chunk_grid(100000, 65);
+  ASSERT_EQ(grid.count, 250u);
+  ASSERT_EQ(grid.size, 400u);  // pieces of 16384 / 65 -> 256 rows: 256 + 144
+  std::vector<const Kernel*> f32, f64;
+  for (const Kernel& k : registry())
+    if (k.algorithm != Algorithm::blackbox && k.is_supported())
+      (k.elem == DType::f32 ? f32 : f64).push_back(&k);
+  ASSERT_GT(f32.size(), 10u);
+  ASSERT_GT(f64.size(), 5u);
+  check_pieced<float>(f32);
+  check_pieced<double>(f64);
+}
 
 // The denominator is the step achieved in T, not 2h. With f32 weights and f64 accumulation
 // the sums are nearly exact, so a step of 1.5 ulp(w_j) is measurable: w_j = 1 gives
