@@ -43,7 +43,10 @@ constexpr std::size_t kMaxChunks = 256;
 // 1.17x against 1.26x without, f32 d = 16 1.60x / 1.86x, f64 d = 16 1.17x / 1.39x), and cost
 // for longer ones (f32 d = 256 1.71x / 1.48x, f64 d = 64 1.42x / 1.32x, f64 d = 256 1.68x /
 // 1.43x): hence kAheadMaxRowBytes. (Those rows are the ones the SIMD sweep cuts into row
-// blocks that fill L1, which the requested lines may evict; a guess, not measured.) In cache
+// blocks that fill L1, which the requested lines may evict. But requesting one line in 4, 8 or
+// 16, for the hardware prefetchers to follow, did not pay at d = 256 either: 3 alternating
+// runs each, f32 and f64, within the noise or slower. So eviction alone does not explain it,
+// and the cause is not known.) In cache
 // the requests only cost (+5-25% at 1 MiB, +0-13% at 8 MiB, in its L3), hence kAheadMinBytes:
 // from 32 MiB, past that VM's 32 MiB L3, they paid; a machine with a larger cache pays their
 // cost up to its size. They change the timing, never a result; NUMGRAD_PREFETCH=0 turns them
