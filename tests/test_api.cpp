@@ -86,6 +86,19 @@ TEST(Validation, KernelTypeAndId) {
   const Kernel& k64 = find_kernel("scalar.residual.f64");
   expect_error([&] { loss<float>(k64, s.B, s.w); }, "takes f64 data, called with f32");
   expect_error([] { find_kernel("no.such.kernel"); }, "valid ids: scalar.blackbox.f32");
+  // An id that others contain (the element type left off) gets those, not all of them.
+  try {
+    find_kernel("scalar.residual");
+    ADD_FAILURE() << "scalar.residual was found";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "kernel: unknown id 'scalar.residual'; ids containing it: scalar.residual.f32, "
+              "scalar.residual.f32acc64, scalar.residual.f64, tbb.weights.scalar.residual.f32, "
+              "tbb.weights.scalar.residual.f32acc64, tbb.weights.scalar.residual.f64, "
+              "tbb.samples.scalar.residual.f32, tbb.samples.scalar.residual.f32acc64, "
+              "tbb.samples.scalar.residual.f64, tbb.both.scalar.residual.f32, "
+              "tbb.both.scalar.residual.f32acc64, tbb.both.scalar.residual.f64");
+  }
 }
 
 TEST(Validation, NonFiniteDataPropagatesAndIsFound) {

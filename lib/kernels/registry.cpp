@@ -95,9 +95,16 @@ const std::vector<Kernel>& registry() {
 const Kernel& find_kernel(std::string_view id) {
   for (const Kernel& k : registry())
     if (k.id == id) return k;
-  std::string ids;
-  for (const Kernel& k : registry()) ids += (ids.empty() ? "" : ", ") + k.id;
-  throw std::invalid_argument("kernel: unknown id '" + std::string(id) + "'; valid ids: " + ids);
+  // The ids that contain the one given (a missing element type, say), else all of them: one
+  // line either way, but not 180 ids where a handful would answer.
+  std::string near, ids;
+  for (const Kernel& k : registry()) {
+    ids += (ids.empty() ? "" : ", ") + k.id;
+    if (!id.empty() && k.id.find(id) != std::string::npos)
+      near += (near.empty() ? "" : ", ") + k.id;
+  }
+  throw std::invalid_argument("kernel: unknown id '" + std::string(id) + "'; " +
+                              (near.empty() ? "valid ids: " + ids : "ids containing it: " + near));
 }
 
 }  // namespace numgrad

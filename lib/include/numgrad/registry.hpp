@@ -11,7 +11,8 @@ namespace numgrad {
 
 const std::vector<Kernel>& registry();
 
-// The entry with this id; throws std::invalid_argument listing the valid ids when unknown.
+// The entry with this id; when unknown, throws std::invalid_argument listing the ids that
+// contain it (e.g. "simd.avx2.residual" without its element type), else every valid id.
 const Kernel& find_kernel(std::string_view id);
 
 }  // namespace numgrad
