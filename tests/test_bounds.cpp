@@ -38,8 +38,14 @@ const Problem kProblems[] = {
     {Case::normal, 5000, 67, 70, 16},  // above L2; several chunks in parallel kernels
 };
 
+// A problem's data, its point w and the data-aware steps there.
 template <class T>
-void check_problem(const Kernel& k, const Problem& p) {
+struct Built {
+  Dataset<T> data;
+  std::vector<T> w, h;
+};
+template <class T>
+Built<T> build(const Problem& p) {
   SyntheticSpec spec;
   spec.n = p.n;
   spec.d = p.d;
@@ -48,18 +54,23 @@ void check_problem(const Kernel& k, const Problem& p) {
   spec.noise = p.kind == Case::nearfit ? 0.0 : 0.5;
   if (p.kind == Case::lognormal) spec.column_scale = lognormal_scales(p.d, 2.0, p.seed);
   std::vector<double> w_star;
-  const Dataset<T> data = make_synthetic<T>(spec, &w_star);
+  Built<T> out{make_synthetic<T>(spec, &w_star), std::vector<T>(p.d), std::vector<T>(p.d)};
   std::mt19937_64 rng(p.seed);
   std::normal_distribution<double> normal;
-  std::vector<T> w(p.d), h(p.d);
   for (std::size_t j = 0; j < p.d; ++j)
-    w[j] = static_cast<T>(p.kind == Case::nearfit ? w_star[j] + 1e-3 * normal(rng) : normal(rng));
-  const BatchView<T> B = data.all();
-  make_steps<T>(StepPolicy{}, B, w, h);
+    out.w[j] =
+        static_cast<T>(p.kind == Case::nearfit ? w_star[j] + 1e-3 * normal(rng) : normal(rng));
+  make_steps<T>(StepPolicy{}, out.data.all(), out.w, out.h);
+  return out;
+}
 
+template <class T>
+void check_problem(const Kernel& k, const Problem& p) {
+  const Built<T> pb = build<T>(p);
+  const BatchView<T> B = pb.data.all();
   SCOPED_TRACE(::testing::Message() << k.id << " case=" << static_cast<int>(p.kind) << " n=" << p.n
                                     << " d=" << p.d << " seed=" << p.seed);
-  expect_within_bounds(check_kernel<T>(k, B, w, h, reference<T>(B, w)));
+  expect_within_bounds(check_kernel<T>(k, B, pb.w, pb.h, reference<T>(B, pb.w)));
 }
 
 class Bounds : public ::testing::TestWithParam<std::string> {};
@@ -82,31 +93,21 @@ INSTANTIATE_TEST_SUITE_P(Registry, Bounds, ::testing::ValuesIn(kernel_ids()), pa
 // Kernel::depths counts the pieces): every such kernel, in one process, so that the problem
 // (6.5 M elements, near the fit, strided rows with a column tail) is built once per element
 // type. Blackbox never cuts pieces (and would take 2d passes).
+constexpr Problem kPieced{Case::nearfit, 100000, 65, 68, 17};
+
 template <class T>
 void check_pieced(const std::vector<const Kernel*>& kernels) {
-  SyntheticSpec spec;
-  spec.n = 100000;
-  spec.d = 65;
-  spec.ld = 68;
-  spec.seed = 17;
-  spec.noise = 0;
-  std::vector<double> w_star;
-  const Dataset<T> data = make_synthetic<T>(spec, &w_star);
-  std::mt19937_64 rng(spec.seed);
-  std::normal_distribution<double> normal;
-  std::vector<T> w, h(spec.d);
-  for (double v : w_star) w.push_back(static_cast<T>(v + 1e-3 * normal(rng)));
-  const BatchView<T> B = data.all();
-  make_steps<T>(StepPolicy{}, B, w, h);
-  const Reference ref = reference<T>(B, w);
+  const Built<T> pb = build<T>(kPieced);
+  const BatchView<T> B = pb.data.all();
+  const Reference ref = reference<T>(B, pb.w);
   for (const Kernel* k : kernels) {
     SCOPED_TRACE(k->id);
-    expect_within_bounds(check_kernel<T>(*k, B, w, h, ref));
+    expect_within_bounds(check_kernel<T>(*k, B, pb.w, pb.h, ref));
   }
 }
 
 TEST(PiecedBounds, ResidualAndAnalyticKernelsWithinDerivedBounds) {
-  const ChunkGrid grid = chunk_grid(100000, 65);
+  const ChunkGrid grid = chunk_grid(kPieced.n, kPieced.d);
   ASSERT_EQ(grid.count, 250u);
   ASSERT_EQ(grid.size, 400u);  // pieces of 16384 / 65 -> 256 rows: 256 + 144
   std::vector<const Kernel*> f32, f64;

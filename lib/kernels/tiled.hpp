@@ -46,12 +46,12 @@ constexpr std::size_t kMaxChunks = 256;
 // blocks that fill L1, which the requested lines may evict. But requesting one line in 4, 8 or
 // 16, for the hardware prefetchers to follow, did not pay at d = 256 either: 3 alternating
 // runs each, f32 and f64, within the noise or slower. So eviction alone does not explain it,
-// and the cause is not known.) In cache
-// the requests only cost (+5-25% at 1 MiB, +0-13% at 8 MiB, in its L3), hence kAheadMinBytes:
-// from 32 MiB, past that VM's 32 MiB L3, they paid; a machine with a larger cache pays their
-// cost up to its size. They change the timing, never a result; NUMGRAD_PREFETCH=0 turns them
-// off to compare (the grad_noprefetch benchmarks, README "From memory"). Contiguous batches
-// only (ld == d), the layout of every batch numgrad itself makes.
+// and the cause is not known.) In cache the requests only cost (+5-25% at 1 MiB, +0-13% at
+// 8 MiB, in its L3), hence kAheadMinBytes: from 32 MiB, past that VM's 32 MiB L3, they paid; a
+// machine with a larger cache pays their cost up to its size. They change the timing, never a
+// result; NUMGRAD_PREFETCH=0 turns them off to compare (the grad_noprefetch benchmarks, README
+// "From memory"). Contiguous batches only (ld == d), the layout of every batch numgrad itself
+// makes.
 constexpr std::size_t kAheadResidualPct = 25;
 constexpr std::size_t kAheadMinBytes = std::size_t{32} << 20;
 constexpr std::size_t kAheadMaxRowBytes = 256;
