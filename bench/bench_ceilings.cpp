@@ -2,7 +2,7 @@
 // run on 1..T threads. bench_machine.cpp sweeps them into the machine model; the ceiling/...
 // benchmarks registered here measure the model's ceilings again inside a run, so the report
 // can show how far this run's machine state was from the model (docs/design.md §4.1: compare as
-// ratios in one run).
+// ratios in one run), and sum a large dataset itself, alone and doing the gradient's FMAs.
 //
 // Why target attributes: bench_*.cpp are compiled with the baseline flags (no global -march,
 // docs/design.md §5), and baseline SSE2 reaches neither the L1/L2 bandwidth nor the FMA peak. The
@@ -26,53 +26,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <type_traits>
 
 #include "bench_common.hpp"
 #include "numgrad/isa.hpp"
 
 namespace numgrad::bench {
 namespace {
-
-// --- Read bandwidth: sum a buffer with enough independent accumulators that the loads,
-// not the add latency, limit the loop (8 vectors in flight: 4-cycle add latency x 2 loads
-// per cycle). The sum is returned and fed to DoNotOptimize, so no pass can be elided.
-
-#define NUMGRAD_SUM_KERNEL(NAME, TARGET, VEC, ZERO, LOAD, ADD, STORE)                            \
-  TARGET __attribute__((noinline)) float NAME(const float* p, std::size_t n, std::size_t reps) { \
-    constexpr std::size_t kLanes = sizeof(VEC) / sizeof(float), kStep = 8 * kLanes;              \
-    VEC acc[8];                                                                                  \
-    _Pragma("GCC unroll 8") for (int k = 0; k < 8; ++k) acc[k] = ZERO();                         \
-    float s = 0;                                                                                 \
-    /* The passes share the accumulators, so a cache-resident pass pays no reduction. */         \
-    for (std::size_t r = 0; r < reps; ++r) {                                                     \
-      std::size_t i = 0;                                                                         \
-      for (; i + kStep <= n; i += kStep) {                                                       \
-        _Pragma("GCC unroll 8") for (std::size_t k = 0; k < 8; ++k) acc[k] =                     \
-            ADD(acc[k], LOAD(p + i + k * kLanes));                                               \
-      }                                                                                          \
-      for (; i < n; ++i) s += p[i];                                                              \
-    }                                                                                            \
-    _Pragma("GCC unroll 8") for (int k = 1; k < 8; ++k) acc[0] = ADD(acc[0], acc[k]);            \
-    /* Through memory rather than a reduce intrinsic, which trips GCC 12's                       \
-       -Wmaybe-uninitialized inside its own header. */                                           \
-    alignas(64) float lanes[kLanes];                                                             \
-    STORE(lanes, acc[0]);                                                                        \
-    for (float v : lanes) s += v;                                                                \
-    return s;                                                                                    \
-  }
-
-#if defined(__x86_64__)
-NUMGRAD_SUM_KERNEL(sum_avx512, __attribute__((target("avx512f"))), __m512, _mm512_setzero_ps,
-                   _mm512_load_ps, _mm512_add_ps, _mm512_store_ps)
-NUMGRAD_SUM_KERNEL(sum_avx2, __attribute__((target("avx2"))), __m256, _mm256_setzero_ps,
-                   _mm256_load_ps, _mm256_add_ps, _mm256_store_ps)
-NUMGRAD_SUM_KERNEL(sum_sse2, , __m128, _mm_setzero_ps, _mm_load_ps, _mm_add_ps, _mm_store_ps)
-#elif defined(__aarch64__)
-float32x4_t neon_zero_f32() {
-  return vdupq_n_f32(0);
-}
-NUMGRAD_SUM_KERNEL(sum_neon, , float32x4_t, neon_zero_f32, vld1q_f32, vaddq_f32, vst1q_f32)
-#endif
 
 // --- FMA peak: K independent chains acc_k = acc_k * m + a. An FMA has ~4 cycles latency and
 // up to 2 issue ports, so at least 8 chains must be in flight; 16 (AVX-512: 32 registers) and
@@ -127,8 +87,85 @@ NUMGRAD_FMA_KERNEL(fma_f64_neon, , float64x2_t, double, 16, vdupq_n_f64, NUMGRAD
                    vst1q_f64)
 #endif
 
+// --- Read bandwidth: sum a buffer with enough independent accumulators that the loads,
+// not the add latency, limit the loop (8 vectors in flight: 4-cycle add latency x 2 loads
+// per cycle). The sum is returned and fed to DoNotOptimize, so no pass can be elided.
+// F > 0 adds F FMAs per loaded vector on 10 chains f = f m + x that take x as their addend
+// (m < 1 keeps them finite). F = kGradFmas is the serial residual gradient's arithmetic per
+// vector of X, one FMA for the residual and four for the two perturbed squares, in the one
+// pass the loss makes: where that pass takes no longer than the sum alone, the machine hides
+// the arithmetic behind the stream, and a gradient from memory could cost what its loss
+// costs (README "From memory"). Per vector the count is the same in f32 and f64.
+constexpr int kGradFmas = 5;
+#define NUMGRAD_SUM_KERNEL(NAME, TARGET, VEC, SCALAR, ZERO, SET1, LOAD, ADD, FMA, STORE)           \
+  template <int F>                                                                                 \
+  TARGET __attribute__((noinline)) SCALAR NAME(const SCALAR* p, std::size_t n, std::size_t reps) { \
+    constexpr std::size_t kLanes = sizeof(VEC) / sizeof(SCALAR), kStep = 8 * kLanes;               \
+    const VEC m = SET1(static_cast<SCALAR>(0.999));                                                \
+    VEC acc[8], f[10];                                                                             \
+    _Pragma("GCC unroll 8") for (int k = 0; k < 8; ++k) acc[k] = ZERO();                           \
+    _Pragma("GCC unroll 10") for (int k = 0; k < 10; ++k) f[k] =                                   \
+        SET1(static_cast<SCALAR>(1 + k * 1e-3));                                                   \
+    SCALAR s = 0;                                                                                  \
+    /* The passes share the accumulators, so a cache-resident pass pays no reduction. */           \
+    for (std::size_t r = 0; r < reps; ++r) {                                                       \
+      std::size_t i = 0;                                                                           \
+      for (; i + kStep <= n; i += kStep) {                                                         \
+        _Pragma("GCC unroll 8") for (int k = 0; k < 8; ++k) {                                      \
+          const VEC x = LOAD(p + i + k * kLanes);                                                  \
+          acc[k] = ADD(acc[k], x);                                                                 \
+          _Pragma("GCC unroll 5") for (int q = 0; q < F; ++q) {                                    \
+            VEC& c = f[(k * F + q) % 10];                                                          \
+            c = FMA(c, m, x);                                                                      \
+          }                                                                                        \
+        }                                                                                          \
+      }                                                                                            \
+      for (; i < n; ++i) s += p[i];                                                                \
+    }                                                                                              \
+    _Pragma("GCC unroll 8") for (int k = 1; k < 8; ++k) acc[0] = ADD(acc[0], acc[k]);              \
+    if (F > 0) _Pragma("GCC unroll 10") for (int k = 0; k < 10; ++k) acc[0] = ADD(acc[0], f[k]);   \
+    /* Through memory rather than a reduce intrinsic, which trips GCC 12's                         \
+       -Wmaybe-uninitialized inside its own header. */                                             \
+    alignas(64) SCALAR lanes[kLanes];                                                              \
+    STORE(lanes, acc[0]);                                                                          \
+    for (SCALAR v : lanes) s += v;                                                                 \
+    return s;                                                                                      \
+  }
+
+#if defined(__x86_64__)
+NUMGRAD_SUM_KERNEL(sum_f32_avx512, __attribute__((target("avx512f"))), __m512, float,
+                   _mm512_setzero_ps, _mm512_set1_ps, _mm512_load_ps, _mm512_add_ps,
+                   _mm512_fmadd_ps, _mm512_store_ps)
+NUMGRAD_SUM_KERNEL(sum_f64_avx512, __attribute__((target("avx512f"))), __m512d, double,
+                   _mm512_setzero_pd, _mm512_set1_pd, _mm512_load_pd, _mm512_add_pd,
+                   _mm512_fmadd_pd, _mm512_store_pd)
+NUMGRAD_SUM_KERNEL(sum_f32_avx2, __attribute__((target("avx2,fma"))), __m256, float,
+                   _mm256_setzero_ps, _mm256_set1_ps, _mm256_load_ps, _mm256_add_ps,
+                   _mm256_fmadd_ps, _mm256_store_ps)
+NUMGRAD_SUM_KERNEL(sum_f64_avx2, __attribute__((target("avx2,fma"))), __m256d, double,
+                   _mm256_setzero_pd, _mm256_set1_pd, _mm256_load_pd, _mm256_add_pd,
+                   _mm256_fmadd_pd, _mm256_store_pd)
+NUMGRAD_SUM_KERNEL(sum_f32_sse2, , __m128, float, _mm_setzero_ps, _mm_set1_ps, _mm_load_ps,
+                   _mm_add_ps, NUMGRAD_MULADD_PS, _mm_store_ps)
+NUMGRAD_SUM_KERNEL(sum_f64_sse2, , __m128d, double, _mm_setzero_pd, _mm_set1_pd, _mm_load_pd,
+                   _mm_add_pd, NUMGRAD_MULADD_PD, _mm_store_pd)
+#elif defined(__aarch64__)
+float32x4_t neon_zero_f32() {
+  return vdupq_n_f32(0);
+}
+float64x2_t neon_zero_f64() {
+  return vdupq_n_f64(0);
+}
+NUMGRAD_SUM_KERNEL(sum_f32_neon, , float32x4_t, float, neon_zero_f32, vdupq_n_f32, vld1q_f32,
+                   vaddq_f32, NUMGRAD_FMLA_PS, vst1q_f32)
+NUMGRAD_SUM_KERNEL(sum_f64_neon, , float64x2_t, double, neon_zero_f64, vdupq_n_f64, vld1q_f64,
+                   vaddq_f64, NUMGRAD_FMLA_PD, vst1q_f64)
+#endif
+
 struct Kernels {
-  float (*sum)(const float*, std::size_t, std::size_t);
+  // The sum alone ([0]) and with kGradFmas FMAs per vector ([1]).
+  float (*sum_f32[2])(const float*, std::size_t, std::size_t);
+  double (*sum_f64[2])(const double*, std::size_t, std::size_t);
   float (*fma_f32)(std::int64_t);
   double (*fma_f64)(std::int64_t);
   double flops_f32, flops_f64;  // per iteration of the FMA loop
@@ -139,13 +176,36 @@ const Kernels& kernels() {
   static const Kernels k = [] {
 #if defined(__x86_64__)
     if (isa_available(Isa::avx512))
-      return Kernels{&sum_avx512, &fma_f32_avx512, &fma_f64_avx512,
-                     16 * 16 * 2, 16 * 8 * 2,      "avx512"};
+      return Kernels{{&sum_f32_avx512<0>, &sum_f32_avx512<kGradFmas>},
+                     {&sum_f64_avx512<0>, &sum_f64_avx512<kGradFmas>},
+                     &fma_f32_avx512,
+                     &fma_f64_avx512,
+                     16 * 16 * 2,
+                     16 * 8 * 2,
+                     "avx512"};
     if (isa_available(Isa::avx2))
-      return Kernels{&sum_avx2, &fma_f32_avx2, &fma_f64_avx2, 12 * 8 * 2, 12 * 4 * 2, "avx2"};
-    return Kernels{&sum_sse2, &fma_f32_sse2, &fma_f64_sse2, 12 * 4 * 2, 12 * 2 * 2, "sse2"};
+      return Kernels{{&sum_f32_avx2<0>, &sum_f32_avx2<kGradFmas>},
+                     {&sum_f64_avx2<0>, &sum_f64_avx2<kGradFmas>},
+                     &fma_f32_avx2,
+                     &fma_f64_avx2,
+                     12 * 8 * 2,
+                     12 * 4 * 2,
+                     "avx2"};
+    return Kernels{{&sum_f32_sse2<0>, &sum_f32_sse2<kGradFmas>},
+                   {&sum_f64_sse2<0>, &sum_f64_sse2<kGradFmas>},
+                   &fma_f32_sse2,
+                   &fma_f64_sse2,
+                   12 * 4 * 2,
+                   12 * 2 * 2,
+                   "sse2"};
 #elif defined(__aarch64__)
-    return Kernels{&sum_neon, &fma_f32_neon, &fma_f64_neon, 16 * 4 * 2, 16 * 2 * 2, "neon64"};
+    return Kernels{{&sum_f32_neon<0>, &sum_f32_neon<kGradFmas>},
+                   {&sum_f64_neon<0>, &sum_f64_neon<kGradFmas>},
+                   &fma_f32_neon,
+                   &fma_f64_neon,
+                   16 * 4 * 2,
+                   16 * 2 * 2,
+                   "neon64"};
 #endif
   }();
   return k;
@@ -164,7 +224,7 @@ tbb::task_arena* arena_for(int threads) {
 float read_pass(const float* buf, std::size_t n, int threads, std::size_t reps) {
   float sums[256] = {};
   on_threads(arena_for(threads), threads, [&](int t) {
-    sums[t % 256] += kernels().sum(buf + static_cast<std::size_t>(t) * n, n, reps);
+    sums[t % 256] += kernels().sum_f32[0](buf + static_cast<std::size_t>(t) * n, n, reps);
   });
   return sums[0];
 }
@@ -245,8 +305,8 @@ void register_dataset_read(std::size_t n, std::size_t d, const std::vector<int>&
         on_threads(arena_for(t), t, [&](int i) {
           const auto [x0, x1] = part(nx, i);
           const auto [y0, y1] = part(n, i);
-          sums[i % 256] += kernels().sum(data.x.data() + x0, x1 - x0, 1) +
-                           kernels().sum(data.y.data() + y0, y1 - y0, 1);
+          sums[i % 256] += kernels().sum_f32[0](data.x.data() + x0, x1 - x0, 1) +
+                           kernels().sum_f32[0](data.y.data() + y0, y1 - y0, 1);
         });
         return sums[0];
       };
@@ -258,6 +318,44 @@ void register_dataset_read(std::size_t n, std::size_t d, const std::vector<int>&
       set_counters(state, w);
       state.SetLabel(kernels().isa);
     });
+  }
+}
+
+// ceiling/sum.dataset.T and ceiling/sum_fma.dataset.T (bench_common.hpp): one thread, the
+// dataset's own X and y, as the loss reads them.
+template <class T>
+void register_once(std::size_t n, std::size_t d, bool with_fmas) {
+  constexpr bool f32 = std::is_same_v<T, float>;
+  const std::string name = std::string("ceiling/") + (with_fmas ? "sum_fma" : "sum") + ".dataset." +
+                           (f32 ? "f32" : "f64") + "/N:" + std::to_string(n) +
+                           "/d:" + std::to_string(d) + "/threads:1";
+  add_benchmark(name, [n, d, with_fmas](benchmark::State& state) {
+    const Dataset<T>& data = bench_data<T>(n, d).data;
+    const std::size_t nx = n * data.ld;
+    const auto once = [&] {
+      if constexpr (f32)
+        return kernels().sum_f32[with_fmas];
+      else
+        return kernels().sum_f64[with_fmas];
+    }();
+    auto pass = [&] { return once(data.x.data(), nx, 1) + once(data.y.data(), n, 1); };
+    benchmark::DoNotOptimize(pass());
+    for (auto _ : state) benchmark::DoNotOptimize(pass());
+    Work w;
+    w.bytes = w.working_set = sizeof(T) * static_cast<double>(nx + n);
+    w.flops = with_fmas ? 2.0 * kGradFmas * static_cast<double>(nx + n) : 0;
+    w.acc = f32 ? DType::f32 : DType::f64;
+    set_counters(state, w);
+    state.SetLabel(kernels().isa);
+  });
+}
+
+void register_dataset_once(DType type, std::size_t n, std::size_t d) {
+  for (bool with_fmas : {false, true}) {
+    if (type == DType::f64)
+      register_once<double>(n, d, with_fmas);
+    else
+      register_once<float>(n, d, with_fmas);
   }
 }
 

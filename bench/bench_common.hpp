@@ -88,6 +88,10 @@ double measure_fma(bool f64, int threads, int tries);
 void register_ceilings(const std::vector<int>& thread_counts);
 // ceiling/read_bw.dataset/N:n/d:d: the read-bandwidth sum over the f32 dataset of (n, d) itself.
 void register_dataset_read(std::size_t n, std::size_t d, const std::vector<int>& thread_counts);
+// ceiling/sum.dataset.T/N:n/d:d/threads:1 and ceiling/sum_fma.dataset.T/...: one thread
+// reading the dataset of (n, d) in element type T once, summing it alone and with the serial
+// residual gradient's FMAs per vector (what a gradient hiding them behind the stream takes).
+void register_dataset_once(DType type, std::size_t n, std::size_t d);
 
 // --- Data --------------------------------------------------------------------------------------
 

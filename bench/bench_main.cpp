@@ -127,7 +127,7 @@ const char* kUsage =
     "numgrad_bench --version\n"
     "  quick (default): every kernel at a few shapes plus sweeps of the showcase families and\n"
     "         the peers: about 1 minute on an idle 2-core machine\n"
-    "  full: every kernel over b x d x threads, cold, epoch and N sweeps: 15,014 benchmarks at\n"
+    "  full: every kernel over b x d x threads, cold, epoch and N sweeps: 15,175 benchmarks at\n"
     "         >= 0.1 s each, so at least 25 minutes (not timed end to end)\n"
     "  scaling: parallel families over 1, 2, 4, ... hardware threads at b*d >= 2^20: about\n"
     "         20 seconds there\n"

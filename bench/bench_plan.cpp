@@ -293,8 +293,10 @@ struct Plan {
   // 2g. the serial SIMD residual gradient from memory beside the same kernel's loss (two
   // passes over each piece of rows, one from memory) and beside itself without the prefetch
   // of the next piece (grad_noprefetch, in the same run; only rows of at most 256 bytes
-  // prefetch): quick at the 1 GiB f32 case of large(), full also at 256 MiB of X for d 16,
-  // 64, 256 in f32 and f64. Best ISA only: from memory every ISA reads at the same speed.
+  // prefetch), and the same dataset read once, summed alone and with the gradient's FMAs
+  // (ceiling/sum and sum_fma: what a pass hiding them behind the stream takes): quick at the 1 GiB
+  // f32 case of large(), full also at 256 MiB of X for d 16, 64, 256 in f32 and f64. Best ISA only:
+  // from memory every ISA reads at the same speed.
   void from_memory() const {
     struct Shape {
       DType t;
@@ -317,6 +319,7 @@ struct Plan {
           add_kernel(Family::grad, *k, s.n, s.d, 1);
           add_kernel(Family::grad_noprefetch, *k, s.n, s.d, 1);
         }
+      register_dataset_once(s.t, s.n, s.d);
     }
   }
 };

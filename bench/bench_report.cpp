@@ -45,7 +45,8 @@ std::string bandwidth_cause(const std::string& name, const CeilingUse& u, double
           ? snapshot_before().probe.read_bw / snapshot_before().probe.read_model - 1
           : 0;
   const double ws = u.work.working_set / std::max(u.work.threads, 1);
-  if (name.rfind("ceiling/read_bw.dataset", 0) == 0 || (u.work.cold && u.read.level))
+  if (name.rfind("ceiling/read_bw.dataset", 0) == 0 || name.rfind("ceiling/sum", 0) == 0 ||
+      (u.work.cold && u.read.level))
     return "memory bandwidth on this machine varies between buffers and over time; the model's "
            "memory ceiling (" +
            fmt("%.1f GB/s", u.read.bw / 1e9) +

@@ -13,7 +13,7 @@ Usage: scripts/bench.sh [quick|full|scaling] [numgrad_bench and Google Benchmark
 
   quick    (default) every kernel at a few shapes, sweeps of the showcase families and the
            peers: about 1 minute on an idle 2-core machine
-  full     every kernel over b x d x threads, cold, epoch and dataset-size sweeps: 15,014
+  full     every kernel over b x d x threads, cold, epoch and dataset-size sweeps: 15,175
            benchmarks at >= 0.1 s each, so at least 25 minutes (not timed end to end)
   scaling  the parallel families over 1, 2, 4, ... hardware threads at b*d >= 2^20, with
            their serial inner kernel and its split limit: about 20 seconds there

@@ -112,7 +112,7 @@ def blackbox_vs_scalar(ok, index):
     return out
 
 
-def gradient_vs_loss(ok, index):
+def gradient_vs_loss(ok, rows, index):
     """The residual gradient's time over one loss pass at the same shape."""
     out = []
     for prefix_pred, what in ((lambda p: p == "scalar", "scalar"),
@@ -130,22 +130,35 @@ def gradient_vs_loss(ok, index):
                        "(d=64, so 2d=128 perturbed losses cost %.1f loss passes)" % (
                            what, g.prefix, g.seconds / lo.seconds, g.seconds / lo.seconds))
     # From memory (batches of 256 MiB and more): the gradient reads each row chunk from memory
-    # once, as the loss does, and again from cache.
+    # once, as the loss does, and again from cache. Beside them, one pass over the same dataset:
+    # its sum alone (how fast this buffer streams) and with the gradient's FMAs (what a gradient
+    # hiding them behind the stream would take); memory bandwidth drifts, so all four are
+    # given over that sum.
     parts = []
     for r in sorted(ok, key=lambda r: (r.types, r.d)):
         if (r.family == "grad" and r.algorithm == "residual" and r.axis == "serial" and
                 r.threads == 1 and r.n == r.b and r.b * (r.d + 1) * (4 if r.elem == "f32" else 8)
                 >= 1 << 28):
             lo = index.get(("loss", r.id, r.shape(), 1))
+            if not lo or lo.error:
+                continue
             off = index.get(("grad_noprefetch", r.id, r.shape(), 1))
-            if lo and not lo.error:
-                parts.append("%s d=%d b=%d %.2fx%s" % (
-                    r.types, r.d, r.b, r.seconds / lo.seconds,
-                    " (without prefetch %.2fx)" % (off.seconds / lo.seconds)
-                    if off and not off.error else ""))
+            once = {c.id.split(".")[0]: c for c in rows
+                    if c.kind == "ceiling" and not c.error and c.n == r.n and c.d == r.d and
+                    c.id in ("sum.dataset." + r.elem, "sum_fma.dataset." + r.elem)}
+            text = "%s d=%d b=%d %.2fx" % (r.types, r.d, r.b, r.seconds / lo.seconds)
+            if off and not off.error:
+                text += " (without prefetch %.2fx)" % (off.seconds / lo.seconds)
+            if "sum" in once and "sum_fma" in once:
+                s = once["sum"].seconds
+                text += " [over the sum: loss %.2f, sum with its FMAs %.2f, gradient %.2f]" % (
+                    lo.seconds / s, once["sum_fma"].seconds / s, r.seconds / s)
+            parts.append(text)
     if parts:
         out.append("Serial residual gradient / loss time from memory (batches >= 256 MiB, the "
-                   "same kernel): " + ", ".join(parts))
+                   "same kernel; in brackets, times over one thread's sum of the same dataset, "
+                   "ceiling/sum, beside that sum doing the gradient's FMAs, ceiling/sum_fma): " +
+                   ", ".join(parts))
     return out
 
 
@@ -235,7 +248,7 @@ def parallel_vs_inner(ok, rows, index, tmax):
 def key_ratios(rows, index, peers, model, sweep):
     ok = [r for r in rows if not r.error and r.kind != "ceiling"]
     out = simd_vs_eigen(ok, model, sweep) + big_loss(ok, rows) + blackbox_vs_scalar(ok, index)
-    out += gradient_vs_loss(ok, index) + auto_vs_given_steps(ok, index)
+    out += gradient_vs_loss(ok, rows, index) + auto_vs_given_steps(ok, index)
     tmax = max([r.threads for r in ok] or [1])
     if tmax > 1:
         out += threads_vs_one(ok, index, tmax) + parallel_vs_inner(ok, rows, index, tmax)
