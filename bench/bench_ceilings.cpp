@@ -67,13 +67,13 @@ NUMGRAD_FMA_KERNEL(fma_f32_avx512, __attribute__((target("avx512f"))), __m512, f
                    _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_store_ps)
 NUMGRAD_FMA_KERNEL(fma_f64_avx512, __attribute__((target("avx512f"))), __m512d, double, 16,
                    _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd, _mm512_store_pd)
-NUMGRAD_FMA_KERNEL(fma_f32_avx2, __attribute__((target("avx2,fma"))), __m256, float, 12,
+NUMGRAD_FMA_KERNEL(fma_f32_avx2, __attribute__((target("avx2,fma"))), __m256, float, 11,
                    _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_store_ps)
-NUMGRAD_FMA_KERNEL(fma_f64_avx2, __attribute__((target("avx2,fma"))), __m256d, double, 12,
+NUMGRAD_FMA_KERNEL(fma_f64_avx2, __attribute__((target("avx2,fma"))), __m256d, double, 11,
                    _mm256_set1_pd, _mm256_fmadd_pd, _mm256_add_pd, _mm256_store_pd)
-NUMGRAD_FMA_KERNEL(fma_f32_sse2, , __m128, float, 12, _mm_set1_ps, NUMGRAD_MULADD_PS, _mm_add_ps,
+NUMGRAD_FMA_KERNEL(fma_f32_sse2, , __m128, float, 11, _mm_set1_ps, NUMGRAD_MULADD_PS, _mm_add_ps,
                    _mm_store_ps)
-NUMGRAD_FMA_KERNEL(fma_f64_sse2, , __m128d, double, 12, _mm_set1_pd, NUMGRAD_MULADD_PD, _mm_add_pd,
+NUMGRAD_FMA_KERNEL(fma_f64_sse2, , __m128d, double, 11, _mm_set1_pd, NUMGRAD_MULADD_PD, _mm_add_pd,
                    _mm_store_pd)
 #elif defined(__aarch64__)
 // FMLA accumulates into its first operand: vfmaq(a, x, m) = a + x * m. 16 chains: the widest
@@ -90,21 +90,25 @@ NUMGRAD_FMA_KERNEL(fma_f64_neon, , float64x2_t, double, 16, vdupq_n_f64, NUMGRAD
 // --- Read bandwidth: sum a buffer with enough independent accumulators that the loads,
 // not the add latency, limit the loop (8 vectors in flight: 4-cycle add latency x 2 loads
 // per cycle). The sum is returned and fed to DoNotOptimize, so no pass can be elided.
-// F > 0 adds F FMAs per loaded vector on 10 chains f = f m + x that take x as their addend
-// (m < 1 keeps them finite). F = kGradFmas is the serial residual gradient's arithmetic per
-// vector of X, one FMA for the residual and four for the two perturbed squares, in the one
-// pass the loss makes: where that pass takes no longer than the sum alone, the machine hides
-// the arithmetic behind the stream, and a gradient from memory could cost what its loss
-// costs (README "From memory"). Per vector the count is the same in f32 and f64.
+// F > 0 replaces each add with F FMAs on C chains f = f m + x that take the loaded x as their
+// addend (m < 1 keeps them finite): C = 16 where there are 32 vector registers, 11 with 16
+// (AVX2, SSE2), where m and x fit beside them (AVX2 without a spill; SSE2, which multiplies
+// and adds, spills a few), so that no chain takes more than 4 FMAs per step of 8 vectors and
+// the FMA ports, not the latency, bound the loop.
+// F = kGradFmas is the serial residual gradient's arithmetic per vector of X, one FMA for the
+// residual and four for the two perturbed squares, in the one pass the loss makes, and without
+// the rest of its work (the residuals' reductions, their stores, the steps' loads): a floor for
+// that gradient. Where that pass takes no longer than the sum, the machine hides the arithmetic
+// behind the stream (README "From memory"). Per vector the count is the same in f32 and f64.
 constexpr int kGradFmas = 5;
-#define NUMGRAD_SUM_KERNEL(NAME, TARGET, VEC, SCALAR, ZERO, SET1, LOAD, ADD, FMA, STORE)           \
+#define NUMGRAD_SUM_KERNEL(NAME, TARGET, VEC, SCALAR, C, ZERO, SET1, LOAD, ADD, FMA, STORE)        \
   template <int F>                                                                                 \
   TARGET __attribute__((noinline)) SCALAR NAME(const SCALAR* p, std::size_t n, std::size_t reps) { \
     constexpr std::size_t kLanes = sizeof(VEC) / sizeof(SCALAR), kStep = 8 * kLanes;               \
     const VEC m = SET1(static_cast<SCALAR>(0.999));                                                \
-    VEC acc[8], f[10];                                                                             \
+    VEC acc[8], f[C];                                                                              \
     _Pragma("GCC unroll 8") for (int k = 0; k < 8; ++k) acc[k] = ZERO();                           \
-    _Pragma("GCC unroll 10") for (int k = 0; k < 10; ++k) f[k] =                                   \
+    _Pragma("GCC unroll 16") for (int k = 0; k < C; ++k) f[k] =                                    \
         SET1(static_cast<SCALAR>(1 + k * 1e-3));                                                   \
     SCALAR s = 0;                                                                                  \
     /* The passes share the accumulators, so a cache-resident pass pays no reduction. */           \
@@ -113,9 +117,9 @@ constexpr int kGradFmas = 5;
       for (; i + kStep <= n; i += kStep) {                                                         \
         _Pragma("GCC unroll 8") for (int k = 0; k < 8; ++k) {                                      \
           const VEC x = LOAD(p + i + k * kLanes);                                                  \
-          acc[k] = ADD(acc[k], x);                                                                 \
+          if constexpr (F == 0) acc[k] = ADD(acc[k], x);                                           \
           _Pragma("GCC unroll 5") for (int q = 0; q < F; ++q) {                                    \
-            VEC& c = f[(k * F + q) % 10];                                                          \
+            VEC& c = f[(k * F + q) % C];                                                           \
             c = FMA(c, m, x);                                                                      \
           }                                                                                        \
         }                                                                                          \
@@ -123,7 +127,8 @@ constexpr int kGradFmas = 5;
       for (; i < n; ++i) s += p[i];                                                                \
     }                                                                                              \
     _Pragma("GCC unroll 8") for (int k = 1; k < 8; ++k) acc[0] = ADD(acc[0], acc[k]);              \
-    if (F > 0) _Pragma("GCC unroll 10") for (int k = 0; k < 10; ++k) acc[0] = ADD(acc[0], f[k]);   \
+    if constexpr (F > 0)                                                                           \
+      _Pragma("GCC unroll 16") for (int k = 0; k < C; ++k) acc[0] = ADD(acc[0], f[k]);             \
     /* Through memory rather than a reduce intrinsic, which trips GCC 12's                         \
        -Wmaybe-uninitialized inside its own header. */                                             \
     alignas(64) SCALAR lanes[kLanes];                                                              \
@@ -133,21 +138,21 @@ constexpr int kGradFmas = 5;
   }
 
 #if defined(__x86_64__)
-NUMGRAD_SUM_KERNEL(sum_f32_avx512, __attribute__((target("avx512f"))), __m512, float,
+NUMGRAD_SUM_KERNEL(sum_f32_avx512, __attribute__((target("avx512f"))), __m512, float, 16,
                    _mm512_setzero_ps, _mm512_set1_ps, _mm512_load_ps, _mm512_add_ps,
                    _mm512_fmadd_ps, _mm512_store_ps)
-NUMGRAD_SUM_KERNEL(sum_f64_avx512, __attribute__((target("avx512f"))), __m512d, double,
+NUMGRAD_SUM_KERNEL(sum_f64_avx512, __attribute__((target("avx512f"))), __m512d, double, 16,
                    _mm512_setzero_pd, _mm512_set1_pd, _mm512_load_pd, _mm512_add_pd,
                    _mm512_fmadd_pd, _mm512_store_pd)
-NUMGRAD_SUM_KERNEL(sum_f32_avx2, __attribute__((target("avx2,fma"))), __m256, float,
+NUMGRAD_SUM_KERNEL(sum_f32_avx2, __attribute__((target("avx2,fma"))), __m256, float, 11,
                    _mm256_setzero_ps, _mm256_set1_ps, _mm256_load_ps, _mm256_add_ps,
                    _mm256_fmadd_ps, _mm256_store_ps)
-NUMGRAD_SUM_KERNEL(sum_f64_avx2, __attribute__((target("avx2,fma"))), __m256d, double,
+NUMGRAD_SUM_KERNEL(sum_f64_avx2, __attribute__((target("avx2,fma"))), __m256d, double, 11,
                    _mm256_setzero_pd, _mm256_set1_pd, _mm256_load_pd, _mm256_add_pd,
                    _mm256_fmadd_pd, _mm256_store_pd)
-NUMGRAD_SUM_KERNEL(sum_f32_sse2, , __m128, float, _mm_setzero_ps, _mm_set1_ps, _mm_load_ps,
+NUMGRAD_SUM_KERNEL(sum_f32_sse2, , __m128, float, 11, _mm_setzero_ps, _mm_set1_ps, _mm_load_ps,
                    _mm_add_ps, NUMGRAD_MULADD_PS, _mm_store_ps)
-NUMGRAD_SUM_KERNEL(sum_f64_sse2, , __m128d, double, _mm_setzero_pd, _mm_set1_pd, _mm_load_pd,
+NUMGRAD_SUM_KERNEL(sum_f64_sse2, , __m128d, double, 11, _mm_setzero_pd, _mm_set1_pd, _mm_load_pd,
                    _mm_add_pd, NUMGRAD_MULADD_PD, _mm_store_pd)
 #elif defined(__aarch64__)
 float32x4_t neon_zero_f32() {
@@ -156,14 +161,14 @@ float32x4_t neon_zero_f32() {
 float64x2_t neon_zero_f64() {
   return vdupq_n_f64(0);
 }
-NUMGRAD_SUM_KERNEL(sum_f32_neon, , float32x4_t, float, neon_zero_f32, vdupq_n_f32, vld1q_f32,
+NUMGRAD_SUM_KERNEL(sum_f32_neon, , float32x4_t, float, 16, neon_zero_f32, vdupq_n_f32, vld1q_f32,
                    vaddq_f32, NUMGRAD_FMLA_PS, vst1q_f32)
-NUMGRAD_SUM_KERNEL(sum_f64_neon, , float64x2_t, double, neon_zero_f64, vdupq_n_f64, vld1q_f64,
+NUMGRAD_SUM_KERNEL(sum_f64_neon, , float64x2_t, double, 16, neon_zero_f64, vdupq_n_f64, vld1q_f64,
                    vaddq_f64, NUMGRAD_FMLA_PD, vst1q_f64)
 #endif
 
 struct Kernels {
-  // The sum alone ([0]) and with kGradFmas FMAs per vector ([1]).
+  // The sum ([0]) and kGradFmas FMAs per vector instead of its add ([1]).
   float (*sum_f32[2])(const float*, std::size_t, std::size_t);
   double (*sum_f64[2])(const double*, std::size_t, std::size_t);
   float (*fma_f32)(std::int64_t);

@@ -49,8 +49,8 @@ std::string bandwidth_cause(const std::string& name, const CeilingUse& u, double
       (u.work.cold && u.read.level))
     return "memory bandwidth on this machine varies between buffers and over time; the model's "
            "memory ceiling (" +
-           fmt("%.1f GB/s", u.read.bw / 1e9) +
-           ") was read on another buffer at another time (see ceiling/read_bw.dataset)";
+           fmt("%.1f GB/s", u.read.bw / 1e9) + ") was read on another buffer at another time" +
+           (name.rfind("ceiling/", 0) == 0 ? "" : " (see ceiling/read_bw.dataset)");
   if (name.rfind("ceiling/", 0) == 0)
     return "this run measured the model's own ceiling " + fmt("%.0f%%", 100 * (frac - 1)) +
            " higher: the model was measured on a busier machine; --recalibrate";

@@ -131,9 +131,9 @@ def gradient_vs_loss(ok, rows, index):
                            what, g.prefix, g.seconds / lo.seconds, g.seconds / lo.seconds))
     # From memory (batches of 256 MiB and more): the gradient reads each row chunk from memory
     # once, as the loss does, and again from cache. Beside them, one pass over the same dataset:
-    # its sum alone (how fast this buffer streams) and with the gradient's FMAs (what a gradient
-    # hiding them behind the stream would take); memory bandwidth drifts, so all four are
-    # given over that sum.
+    # its sum (how fast this buffer streams) and the gradient's FMAs instead of the sum's adds
+    # (a floor for a gradient hiding them behind the stream); memory bandwidth drifts, so the
+    # loss, that pass and the gradient are also given over the sum, in square brackets.
     parts = []
     for r in sorted(ok, key=lambda r: (r.types, r.d)):
         if (r.family == "grad" and r.algorithm == "residual" and r.axis == "serial" and
@@ -151,13 +151,14 @@ def gradient_vs_loss(ok, rows, index):
                 text += " (without prefetch %.2fx)" % (off.seconds / lo.seconds)
             if "sum" in once and "sum_fma" in once:
                 s = once["sum"].seconds
-                text += " [over the sum: loss %.2f, sum with its FMAs %.2f, gradient %.2f]" % (
+                text += " [over the sum: loss %.2f, sum_fma %.2f, gradient %.2f]" % (
                     lo.seconds / s, once["sum_fma"].seconds / s, r.seconds / s)
             parts.append(text)
     if parts:
         out.append("Serial residual gradient / loss time from memory (batches >= 256 MiB, the "
-                   "same kernel; in brackets, times over one thread's sum of the same dataset, "
-                   "ceiling/sum, beside that sum doing the gradient's FMAs, ceiling/sum_fma): " +
+                   "same kernel; in square brackets, times over one thread's sum of the same "
+                   "dataset, ceiling/sum, with ceiling/sum_fma, that pass doing the gradient's "
+                   "FMAs instead): " +
                    ", ".join(parts))
     return out
 

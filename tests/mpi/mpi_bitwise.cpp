@@ -96,6 +96,7 @@ void check_kernels(MPI_Comm comm, const Shape& s) {
 
   std::vector<double> g(s.d), want(s.d);
   const std::string best = "simd." + std::string(name(best_isa())) + ".";
+  std::size_t checked = 0;
   for (const Kernel& k : registry()) {
     if (k.elem != dtype_of<T> || !k.is_supported()) continue;
     if (s.best_only && k.id.find(best) == std::string::npos) continue;
@@ -111,7 +112,10 @@ void check_kernels(MPI_Comm comm, const Shape& s) {
     mpi::analytic_gradient<T>(comm, k, shard, w, g);
     analytic_gradient<T>(ref, all.all(), w, want);
     expect_same(g, want, id + " analytic gradient");
+    ++checked;
   }
+  ++g_checks;
+  if (checked == 0) failure("%s: no kernel to check", where.c_str());
 }
 
 // Trained weights and every epoch's loss against train() in one process. n = 2600, d = 64,
