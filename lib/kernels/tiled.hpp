@@ -189,16 +189,26 @@ Partials<Acc> partials(std::size_t sets, std::size_t count, std::size_t d) {
           stride, count};
 }
 
-// out[j] = row 0 + row 1 + ... of one set, in chunk order, for j in [j0, j1).
+// out[j] = row 0 + row 1 + ... of one set, in chunk order, for j in [j0, j1): kColUnit
+// columns at a time, held in registers across the chunks, then a tail of fewer. Folding each
+// chunk into `out` in memory instead (a load and a store per partial) was 12% of the CPU time
+// of tbb.samples' residual gradient at 4096 x 256 f32 on two threads (perf), now 5%; the
+// additions and their order are the same.
 template <class Acc>
 void join_chunks(const Partials<Acc>& p, std::size_t set, std::size_t j0, std::size_t j1,
                  Acc* out) {
-  const Acc* first = p.row(set, 0);
-  for (std::size_t j = j0; j < j1; ++j) out[j] = first[j];
-  for (std::size_t k = 1; k < p.count; ++k) {
-    const Acc* part = p.row(set, k);
-    for (std::size_t j = j0; j < j1; ++j) out[j] += part[j];
+  constexpr std::size_t U = kColUnit;
+  std::size_t j = j0;
+  for (; j + U <= j1; j += U) {
+    Acc acc[U];
+    for (std::size_t u = 0; u < U; ++u) acc[u] = p.row(set, 0)[j + u];
+    for (std::size_t k = 1; k < p.count; ++k)
+      for (std::size_t u = 0; u < U; ++u) acc[u] += p.row(set, k)[j + u];
+    for (std::size_t u = 0; u < U; ++u) out[j + u] = acc[u];
   }
+  for (std::size_t t = j; t < j1; ++t) out[t] = p.row(set, 0)[t];
+  for (std::size_t k = 1; k < p.count && j < j1; ++k)
+    for (std::size_t t = j; t < j1; ++t) out[t] += p.row(set, k)[t];
 }
 
 template <class Ex, class Acc>
