@@ -190,9 +190,10 @@ Partials<Acc> partials(std::size_t sets, std::size_t count, std::size_t d) {
 }
 
 // out[j] = row 0 + row 1 + ... of one set, in chunk order, for j in [j0, j1): kColUnit
-// columns at a time, held in registers across the chunks, then a tail of fewer. Folding each
-// chunk into `out` in memory instead (a load and a store per partial) was 12% of the CPU time
-// of tbb.samples' residual gradient at 4096 x 256 f32 on two threads (perf), now 5%; the
+// columns at a time (join_sets' blocks are multiples of it, so only d's last block has a tail)
+// kept in a local array across the chunks, which the compiler holds in registers. Folding each
+// chunk into `out` instead (a load and a store of out per partial element) was 12% of the CPU
+// time of tbb.samples' residual gradient at 4096 x 256 f32 on two threads (perf), now 5%; the
 // additions and their order are the same.
 template <class Acc>
 void join_chunks(const Partials<Acc>& p, std::size_t set, std::size_t j0, std::size_t j1,
