@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <type_traits>
 
 #include "compose.hpp"
 #include "numgrad/chunks.hpp"
@@ -199,17 +200,17 @@ template <class Acc>
 void join_chunks(const Partials<Acc>& p, std::size_t set, std::size_t j0, std::size_t j1,
                  Acc* out) {
   constexpr std::size_t U = kColUnit;
-  std::size_t j = j0;
-  for (; j + U <= j1; j += U) {
+  // n columns from j; a compile-time n for full blocks, so that acc stays in registers.
+  auto fold = [&](std::size_t j, auto n) {
     Acc acc[U];
-    for (std::size_t u = 0; u < U; ++u) acc[u] = p.row(set, 0)[j + u];
+    for (std::size_t u = 0; u < n; ++u) acc[u] = p.row(set, 0)[j + u];
     for (std::size_t k = 1; k < p.count; ++k)
-      for (std::size_t u = 0; u < U; ++u) acc[u] += p.row(set, k)[j + u];
-    for (std::size_t u = 0; u < U; ++u) out[j + u] = acc[u];
-  }
-  for (std::size_t t = j; t < j1; ++t) out[t] = p.row(set, 0)[t];
-  for (std::size_t k = 1; k < p.count && j < j1; ++k)
-    for (std::size_t t = j; t < j1; ++t) out[t] += p.row(set, k)[t];
+      for (std::size_t u = 0; u < n; ++u) acc[u] += p.row(set, k)[j + u];
+    for (std::size_t u = 0; u < n; ++u) out[j + u] = acc[u];
+  };
+  std::size_t j = j0;
+  for (; j + U <= j1; j += U) fold(j, std::integral_constant<std::size_t, U>{});
+  if (j < j1) fold(j, j1 - j);
 }
 
 template <class Ex, class Acc>
